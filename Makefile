@@ -11,11 +11,13 @@
 # Missing Debian packages are installed by deploy/install-deps.sh (apt-get as
 # root, sudo otherwise), run once per build tree.
 
+.DEFAULT_GOAL := all
 SERVICES   := gateway cache query agent-bus monitor
 BUILD      ?= build
 SAN        ?=
 CC         ?= cc
-PKGS       := libczmq libzmq hiredis msgpack libpq zlib
+JSON_PKG   ?= yajl
+PKGS       := libczmq libzmq hiredis msgpack libpq zlib $(JSON_PKG)
 TEST_PKGS  := check libcurl
 
 # pkg-config only answers once the -dev packages are there; the deps stamp

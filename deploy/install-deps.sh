@@ -9,7 +9,7 @@ set -eu
 
 purpose=${1:-build}
 build="gcc make pkg-config libczmq-dev libzmq3-dev libhiredis-dev libmsgpack-dev
-       libpq-dev libcivetweb-dev zlib1g-dev check libsubunit-dev libcurl4-openssl-dev"
+       libpq-dev libcivetweb-dev libyajl-dev zlib1g-dev check libsubunit-dev libcurl4-openssl-dev"
 case "$purpose" in
     build) want=$build ;;
     test)  want="$build redis-server postgresql curl procps" ;;

@@ -1,0 +1,151 @@
+/*  hsn_reporter: heartbeats and stats to the monitor. See hsn_reporter.h. */
+#include "hsn_reporter.h"
+#include "hsn_proc.h"
+#include "hsn_proto.h"
+#include "hsn_sock.h"
+#include "hsn_time.h"
+
+#include <czmq.h>
+#include <string.h>
+
+struct hsn_reporter {
+    zactor_t *actor;
+    hsn_reporter_config_t cfg;
+    char *endpoint, *replica;
+    int dep_up[HSN_REPORTER_MAX_DEPS];
+    bool ok;
+};
+
+static void
+send_heartbeat (hsn_reporter_t *self, void *push, hsn_enc_t *enc,
+                int64_t started_ms, hsn_proc_cpu_t *last_cpu)
+{
+    hsn_proc_cpu_t now_cpu;
+    double cpu = 0;
+    if (hsn_proc_cpu_sample (&now_cpu) == 0) {
+        cpu = hsn_proc_cpu_percent (last_cpu, &now_cpu);
+        *last_cpu = now_cpu;
+    }
+    uint64_t rss = 0;
+    hsn_proc_rss (&rss);
+    int ndeps = 0;
+    while (ndeps < HSN_REPORTER_MAX_DEPS && self->cfg.deps[ndeps])
+        ndeps++;
+    hsn_enc_begin (enc, HSN_KIND_HEARTBEAT, 0, self->cfg.service, 0, 0, 7);
+    hsn_enc_uint (enc, HSN_FIELD_SERVICE, self->cfg.service);
+    hsn_enc_cstr (enc, HSN_FIELD_REPLICA, self->replica);
+    hsn_enc_uint (enc, HSN_FIELD_INTERVAL, self->cfg.heartbeat_ms);
+    hsn_enc_uint (enc, HSN_FIELD_UPTIME, (uint64_t) (hsn_now_ms () - started_ms) / 1000);
+    hsn_enc_key (enc, HSN_FIELD_CPU);
+    msgpack_pack_double (&enc->pk, cpu);
+    hsn_enc_uint (enc, HSN_FIELD_RSS, rss);
+    hsn_enc_key (enc, HSN_FIELD_HEALTH);
+    msgpack_pack_map (&enc->pk, (size_t) ndeps);
+    for (int i = 0; i < ndeps; i++) {
+        size_t n = strlen (self->cfg.deps[i]);
+        msgpack_pack_str (&enc->pk, n);
+        msgpack_pack_str_body (&enc->pk, self->cfg.deps[i], n);
+        if (__atomic_load_n (&self->dep_up[i], __ATOMIC_RELAXED))
+            msgpack_pack_true (&enc->pk);
+        else
+            msgpack_pack_false (&enc->pk);
+    }
+    zmq_send (push, hsn_enc_data (enc), hsn_enc_size (enc), ZMQ_DONTWAIT);
+}
+
+static void
+send_stats (hsn_reporter_t *self, void *push, hsn_enc_t *enc)
+{
+    hsn_enc_begin (enc, HSN_KIND_STATS, 0, self->cfg.service, 0, 0, 3);
+    hsn_enc_uint (enc, HSN_FIELD_SERVICE, self->cfg.service);
+    hsn_enc_cstr (enc, HSN_FIELD_REPLICA, self->replica);
+    hsn_enc_key (enc, HSN_FIELD_STATS);
+    hsn_metrics_pack (self->cfg.metrics, &enc->pk);
+    zmq_send (push, hsn_enc_data (enc), hsn_enc_size (enc), ZMQ_DONTWAIT);
+}
+
+static void
+reporter_actor (zsock_t *pipe, void *args)
+{
+    hsn_reporter_t *self = (hsn_reporter_t *) args;
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    hsn_sock_defaults (push);
+    /*  A small pipe: stale heartbeats are worthless, so when the monitor is
+     *  away we drop rather than queue. */
+    zsock_set_sndhwm (push, 16);
+    self->ok = zsock_connect (push, "%s", self->endpoint) == 0;
+    zsock_signal (pipe, 0);
+    if (!self->ok) {
+        zsock_destroy (&push);
+        return;
+    }
+    void *handle = zsock_resolve (push);
+    hsn_enc_t enc;
+    hsn_enc_init (&enc);
+    int64_t started = hsn_now_ms ();
+    hsn_proc_cpu_t last_cpu;
+    hsn_proc_cpu_sample (&last_cpu);
+    int64_t next_hb = started;
+    int64_t next_stats = started + 1000;    /* first stats soon after start */
+    while (true) {
+        int64_t now = hsn_now_ms ();
+        if (now >= next_hb) {
+            send_heartbeat (self, handle, &enc, started, &last_cpu);
+            next_hb = now + self->cfg.heartbeat_ms;
+        }
+        if (self->cfg.send_stats && self->cfg.metrics && now >= next_stats) {
+            send_stats (self, handle, &enc);
+            next_stats = now + (int64_t) self->cfg.stats_interval_s * 1000;
+        }
+        int64_t wait = next_hb - hsn_now_ms ();
+        if (self->cfg.send_stats && next_stats - hsn_now_ms () < wait)
+            wait = next_stats - hsn_now_ms ();
+        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, wait > 0 ? (long) wait : 0) < 0 && zmq_errno () != EINTR)
+            break;
+        if (item.revents & ZMQ_POLLIN) {
+            char *cmd = zstr_recv (pipe);
+            bool term = !cmd || streq (cmd, "$TERM");
+            zstr_free (&cmd);
+            if (term)
+                break;
+        }
+    }
+    hsn_enc_release (&enc);
+    zsock_destroy (&push);
+}
+
+hsn_reporter_t *
+hsn_reporter_new (const hsn_reporter_config_t *cfg)
+{
+    hsn_reporter_t *self = (hsn_reporter_t *) zmalloc (sizeof *self);
+    self->cfg = *cfg;
+    self->endpoint = strdup (cfg->endpoint);
+    self->replica = strdup (cfg->replica);
+    self->actor = zactor_new (reporter_actor, self);
+    if (!self->actor || !self->ok) {
+        hsn_reporter_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hsn_reporter_destroy (hsn_reporter_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hsn_reporter_t *self = *self_p;
+    zactor_destroy (&self->actor);
+    free (self->endpoint);
+    free (self->replica);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+hsn_reporter_dep_set (hsn_reporter_t *self, int idx, bool up)
+{
+    if (self && idx >= 0 && idx < HSN_REPORTER_MAX_DEPS)
+        __atomic_store_n (&self->dep_up[idx], up ? 1 : 0, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,33 @@
+/*  gateway_http: the public HTTP server (civetweb) and its routes.
+ *
+ *  Each civetweb worker thread owns a DEALER on the broker's inproc endpoint
+ *  (ZeroMQ sockets are single-threaded), created when the thread starts and
+ *  closed when it ends; a request is one synchronous call through it.
+ */
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include <stdint.h>
+
+typedef struct gateway_http gateway_http_t;
+
+typedef struct {
+    const char *listen;             /* civetweb listening_ports, e.g. "8080" */
+    const char *broker_inproc;      /* inproc endpoint of the broker */
+    uint32_t threads;               /* civetweb worker threads */
+    uint32_t backend_timeout_ms;    /* longest wait for a backend reply */
+    uint32_t max_body_bytes;        /* request bodies above: 413 */
+    uint32_t keepalive_ms;          /* idle keep-alive connections closed after */
+} gateway_http_config_t;
+
+/*  Start listening. Returns NULL (and logs nothing) when civetweb cannot
+ *  start, e.g. the port is taken. */
+gateway_http_t *gateway_http_new (const gateway_http_config_t *cfg);
+
+/*  Stop accepting, let requests in flight finish, close. NULL-safe. */
+void gateway_http_destroy (gateway_http_t **self_p);
+
+/*  The TCP port actually listened on (useful with "127.0.0.1:0"). */
+int gateway_http_port (const gateway_http_t *self);
+
+#endif
