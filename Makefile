@@ -86,7 +86,7 @@ $(DEPS_STAMP): deploy/install-deps.sh
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(if $(filter tests/%,$<),$(TEST_CFLAGS)) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(if $(filter tests/%,$<),$(TEST_CFLAGS) -Itests/harness) -MMD -MP -c -o $@ $<
 
 $(LIBHSN): $(COMMON_OBJ)
 	@mkdir -p $(@D)

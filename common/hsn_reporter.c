@@ -28,9 +28,13 @@ send_heartbeat (hsn_reporter_t *self, void *push, hsn_enc_t *enc,
     }
     uint64_t rss = 0;
     hsn_proc_rss (&rss);
-    int ndeps = 0;
-    while (ndeps < HSN_REPORTER_MAX_DEPS && self->cfg.deps[ndeps])
-        ndeps++;
+    /*  Only dependencies whose state is known yet: a replica that has not
+     *  finished its first probe reports nothing rather than "down". */
+    int ndeps = 0, state[HSN_REPORTER_MAX_DEPS];
+    for (int i = 0; i < HSN_REPORTER_MAX_DEPS && self->cfg.deps[i]; i++) {
+        state[i] = __atomic_load_n (&self->dep_up[i], __ATOMIC_RELAXED);
+        ndeps += state[i] >= 0;
+    }
     hsn_enc_begin (enc, HSN_KIND_HEARTBEAT, 0, self->cfg.service, 0, 0, 7);
     hsn_enc_uint (enc, HSN_FIELD_SERVICE, self->cfg.service);
     hsn_enc_cstr (enc, HSN_FIELD_REPLICA, self->replica);
@@ -41,11 +45,13 @@ send_heartbeat (hsn_reporter_t *self, void *push, hsn_enc_t *enc,
     hsn_enc_uint (enc, HSN_FIELD_RSS, rss);
     hsn_enc_key (enc, HSN_FIELD_HEALTH);
     msgpack_pack_map (&enc->pk, (size_t) ndeps);
-    for (int i = 0; i < ndeps; i++) {
+    for (int i = 0; i < HSN_REPORTER_MAX_DEPS && self->cfg.deps[i]; i++) {
+        if (state[i] < 0)
+            continue;
         size_t n = strlen (self->cfg.deps[i]);
         msgpack_pack_str (&enc->pk, n);
         msgpack_pack_str_body (&enc->pk, self->cfg.deps[i], n);
-        if (__atomic_load_n (&self->dep_up[i], __ATOMIC_RELAXED))
+        if (state[i])
             msgpack_pack_true (&enc->pk);
         else
             msgpack_pack_false (&enc->pk);
@@ -93,7 +99,7 @@ reporter_actor (zsock_t *pipe, void *args)
             send_heartbeat (self, handle, &enc, started, &last_cpu);
             next_hb = now + self->cfg.heartbeat_ms;
         }
-        if (self->cfg.send_stats && self->cfg.metrics && now >= next_stats) {
+        if (self->cfg.send_stats && now >= next_stats) {
             send_stats (self, handle, &enc);
             next_stats = now + (int64_t) self->cfg.stats_interval_s * 1000;
         }
@@ -122,6 +128,11 @@ hsn_reporter_new (const hsn_reporter_config_t *cfg)
     self->cfg = *cfg;
     self->endpoint = strdup (cfg->endpoint);
     self->replica = strdup (cfg->replica);
+    for (int i = 0; i < HSN_REPORTER_MAX_DEPS; i++)
+        self->dep_up[i] = -1;           /* unknown until first set */
+    /*  Without a registry there is nothing to send as stats. */
+    if (!cfg->metrics)
+        self->cfg.send_stats = false;
     self->actor = zactor_new (reporter_actor, self);
     if (!self->actor || !self->ok) {
         hsn_reporter_destroy (&self);

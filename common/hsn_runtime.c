@@ -62,8 +62,9 @@ hsn_signals_block (void)
     sigemptyset (&set);
     sigaddset (&set, SIGTERM);
     sigaddset (&set, SIGINT);
-    if (pthread_sigmask (SIG_BLOCK, &set, NULL))
-        return -errno;
+    int rc = pthread_sigmask (SIG_BLOCK, &set, NULL);
+    if (rc)
+        return -rc;                     /* returns its error, errno untouched */
     /*  czmq would install handlers that only set a flag; the signalfd is
      *  our one way of hearing signals. */
     zsys_handler_set (NULL);

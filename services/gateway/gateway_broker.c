@@ -61,6 +61,7 @@ struct gateway_broker {
     gateway_broker_config_t cfg;
     char *bind, *inproc;
     int port;
+    bool bound;                             /* both binds worked */
     uint32_t live[HSN_SERVICE__MAX];        /* read by other threads */
     gateway_broker_stats_t stats;           /* written by the actor only */
 };
@@ -324,6 +325,9 @@ worker_remove (broker_t *b, worker_t *w, bool expired)
             continue;
         if (p->has_body && p->attempts < b->pub->cfg.max_attempts) {
             STAT (b, retries);
+            /*  A new generation: a late reply from the lost holder no
+             *  longer matches the token, so only the new holder's counts. */
+            p->gen++;
             queue_push (b, (int32_t) i, true);
         }
         else {
@@ -383,6 +387,8 @@ on_control (broker_t *b, zmq_msg_t *id, zmq_msg_t *frame)
     if (hsn_env_decode (&env, zmq_msg_data (frame), zmq_msg_size (frame)))
         return;
     worker_t *w = worker_lookup (b, id);
+    if (w)
+        w->expires_ms = hsn_now_ms () + 3 * (int64_t) w->interval_ms;
     if (env.kind == HSN_KIND_DISCONNECT) {
         if (w) {
             w->draining = true;
@@ -438,16 +444,16 @@ on_reply (broker_t *b, zmq_msg_t *id, zmq_msg_t *token, zmq_msg_t *frame)
         return;                         /* timed out already, or stale */
     pending_t *p = &b->slab[i];
     worker_t *holder = p->worker;
+    if (!holder || holder != w)
+        return;                         /* only the holder may answer */
     STAT (b, replies);
     send_to_client (b, &p->client, zmq_msg_data (frame), zmq_msg_size (frame));
     uint32_t service = p->service;
     pending_free (b, i);
-    if (holder) {
-        holder->inflight--;
-        if (holder->draining && holder->inflight == 0) {
-            worker_remove (b, holder, false);
-            return;
-        }
+    holder->inflight--;
+    if (holder->draining && holder->inflight == 0) {
+        worker_remove (b, holder, false);
+        return;
     }
     pump (b, service);
 }
@@ -517,13 +523,13 @@ on_tick (broker_t *b)
     zlistx_t *expired = zlistx_new ();
     for (worker_t *w = (worker_t *) zhashx_first (b->workers); w;
          w = (worker_t *) zhashx_next (b->workers)) {
-        if (w->expires_ms < now)
+        const void *parts[2] = { w->id, hsn_enc_data (&b->enc) };
+        size_t lens[2] = { w->id_len, hsn_enc_size (&b->enc) };
+        /*  Silent for three intervals, or its connection is gone (libzmq
+         *  tells us at once with ROUTER_MANDATORY): either way, dropped. */
+        if (w->expires_ms < now
+            || hsn_sock_sendv (b->handle, parts, lens, 2, ZMQ_DONTWAIT) == -EHOSTUNREACH)
             zlistx_add_end (expired, w);
-        else {
-            const void *parts[2] = { w->id, hsn_enc_data (&b->enc) };
-            size_t lens[2] = { w->id_len, hsn_enc_size (&b->enc) };
-            hsn_sock_sendv (b->handle, parts, lens, 2, ZMQ_DONTWAIT);
-        }
     }
     for (worker_t *w = (worker_t *) zlistx_first (expired); w;
          w = (worker_t *) zlistx_next (expired))
@@ -554,6 +560,9 @@ on_tick (broker_t *b)
         reply_error (b, (int32_t) i, HSN_STATUS_TIMEOUT, "request timed out in the broker");
         pending_free (b, (int32_t) i);
     }
+    /*  Credits given back above may let queued requests go. */
+    for (uint32_t s = 1; s < HSN_SERVICE__MAX; s++)
+        pump (b, s);
 }
 
 static void
@@ -602,6 +611,7 @@ broker_actor (zsock_t *pipe, void *args)
     zsock_set_router_mandatory (b.router, 1);
     pub->port = zsock_bind (b.router, "%s", pub->bind);
     bool ok = pub->port >= 0 && zsock_bind (b.router, "%s", pub->inproc) >= 0;
+    pub->bound = ok;
     zsock_signal (pipe, ok ? 0 : 1);
     if (!ok)
         goto done;
@@ -655,7 +665,7 @@ gateway_broker_new (const gateway_broker_config_t *cfg)
     self->actor = zactor_new (broker_actor, self);
     /*  zactor_new waits for the actor's first signal: ours says whether the
      *  binds worked. */
-    if (!self->actor || self->port < 0) {
+    if (!self->actor || !self->bound) {
         zactor_destroy (&self->actor);
         free (self->bind);
         free (self->inproc);

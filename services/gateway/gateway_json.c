@@ -122,7 +122,8 @@ buf_put (gateway_json_buf_t *buf, const void *p, size_t n)
 {
     if (buf_reserve (buf, n))
         return -ENOMEM;
-    memcpy (buf->data + buf->len, p, n);
+    if (n)      /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy (buf->data + buf->len, p, n);
     buf->len += n;
     buf->data[buf->len] = '\0';
     return 0;
@@ -181,6 +182,7 @@ typedef struct {
     jkey_t *keys;
     size_t nkeys, capkeys;
     int rc;                     /* set by a callback that stops the parse */
+    size_t err_pos;             /* input offset the error points at */
     char *err;
     size_t errlen;
     size_t heads_inline[HEADS_INLINE];
@@ -199,6 +201,15 @@ tomp_pos (tomp_t *t)
     return pos > t->fed ? t->fed : pos;
 }
 
+/*  Offset of the last character of the token yajl just handed to a
+ *  callback: errors found in callbacks point there. */
+static size_t
+tomp_tok (tomp_t *t)
+{
+    size_t pos = tomp_pos (t);
+    return pos ? pos - 1 : 0;
+}
+
 static void
 tomp_error (tomp_t *t, int rc, size_t pos, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
@@ -207,6 +218,7 @@ static void
 tomp_error (tomp_t *t, int rc, size_t pos, const char *fmt, ...)
 {
     t->rc = rc;
+    t->err_pos = pos;
     if (!t->errlen)
         return;
     /*  Lines from 1; columns from 1 in characters, so an editor finds it. */
@@ -233,7 +245,7 @@ tomp_error (tomp_t *t, int rc, size_t pos, const char *fmt, ...)
 static int
 tomp_nomem (tomp_t *t)
 {
-    tomp_error (t, -ENOMEM, tomp_pos (t), "out of memory");
+    tomp_error (t, -ENOMEM, tomp_tok (t), "out of memory");
     return 0;
 }
 
@@ -270,7 +282,7 @@ tomp_value (tomp_t *t)
     if (t->out->data[t->open[t->depth]] == (char) 0xdf)
         return 1;
     if (t->count[t->depth] == UINT32_MAX) {
-        tomp_error (t, -EINVAL, tomp_pos (t), "array has too many elements");
+        tomp_error (t, -EINVAL, tomp_tok (t), "array has too many elements");
         return 0;
     }
     t->count[t->depth]++;
@@ -341,7 +353,7 @@ y_number (void *ctx, const char *s, size_t n)
         /*  Underflow rounds to 0 or a subnormal, which is still the nearest
          *  double; overflow has no value JSON could carry back. */
         if (isinf (d)) {
-            tomp_error (t, -EINVAL, tomp_pos (t),
+            tomp_error (t, -EINVAL, tomp_tok (t),
                         "number out of range for a double");
             return 0;
         }
@@ -354,7 +366,7 @@ static int
 pack_str (tomp_t *t, const unsigned char *s, size_t n)
 {
     if (n > UINT32_MAX) {
-        tomp_error (t, -EINVAL, tomp_pos (t), "string longer than 4 GiB");
+        tomp_error (t, -EINVAL, tomp_tok (t), "string longer than 4 GiB");
         return 0;
     }
     if (msgpack_pack_str (&t->pk, n) || msgpack_pack_str_body (&t->pk, s, n))
@@ -374,7 +386,7 @@ y_map_key (void *ctx, const unsigned char *s, size_t n)
 {
     tomp_t *t = ctx;
     if (t->count[t->depth] == UINT32_MAX) {
-        tomp_error (t, -EINVAL, tomp_pos (t), "object has too many keys");
+        tomp_error (t, -EINVAL, tomp_tok (t), "object has too many keys");
         return 0;
     }
     t->count[t->depth]++;
@@ -384,7 +396,7 @@ y_map_key (void *ctx, const unsigned char *s, size_t n)
         && grow ((void **) &t->keys, &t->capkeys, sizeof *t->keys, t->keys_inline))
         return tomp_nomem (t);
     t->keys[t->nkeys++] = (jkey_t) {
-        .off = t->out->size - n, .pos = tomp_pos (t), .len = (uint32_t) n
+        .off = t->out->size - n, .pos = tomp_tok (t), .len = (uint32_t) n
     };
     return 1;
 }
@@ -398,7 +410,7 @@ tomp_open (tomp_t *t, uint8_t type)
     if (!tomp_value (t))
         return 0;
     if (t->depth + 1 > t->max_depth) {
-        tomp_error (t, -ELOOP, tomp_pos (t), "nested deeper than %d", t->max_depth);
+        tomp_error (t, -ELOOP, tomp_tok (t), "nested deeper than %d", t->max_depth);
         return 0;
     }
     if (t->nheads == t->capheads
@@ -465,30 +477,35 @@ find_duplicate (jkey_t *k, size_t n, const char *base)
     return best;
 }
 
+static void
+report_duplicate (tomp_t *t, const jkey_t *k)
+{
+    /*  Quote at most 40 bytes of the key, printable ASCII only: the message
+     *  goes to logs and HTTP bodies. */
+    const char *base = t->out->data;
+    char shown[44];
+    size_t m = 0;
+    for (uint32_t i = 0; i < k->len && m < 40; i++) {
+        uint8_t c = (uint8_t) base[k->off + i];
+        shown[m++] = c >= 0x20 && c < 0x7f && c != '"' ? (char) c : '?';
+    }
+    if (k->len > 40)
+        memcpy (shown + m - 3, "...", 3);
+    shown[m] = '\0';
+    tomp_error (t, -EINVAL, k->pos, "duplicate key \"%s\"", shown);
+}
+
 static int
 tomp_close (void *ctx)
 {
     tomp_t *t = ctx;
-    char *base = t->out->data;
-    uint8_t *h = (uint8_t *) base + t->open[t->depth];
+    uint8_t *h = (uint8_t *) t->out->data + t->open[t->depth];
     if (*h == 0xdf) {
         size_t from = t->keys_from[t->depth];
         size_t n = t->nkeys - from;
-        size_t d = find_duplicate (t->keys + from, n, base);
+        size_t d = find_duplicate (t->keys + from, n, t->out->data);
         if (d < n) {
-            const jkey_t *k = &t->keys[from + d];
-            /*  Quote at most 40 bytes of the key, printable ASCII only: the
-             *  message goes to logs and HTTP bodies. */
-            char shown[44];
-            size_t m = 0;
-            for (uint32_t i = 0; i < k->len && m < 40; i++) {
-                uint8_t c = (uint8_t) base[k->off + i];
-                shown[m++] = c >= 0x20 && c < 0x7f && c != '"' ? (char) c : '?';
-            }
-            if (k->len > 40)
-                memcpy (shown + m - 3, "...", 3);
-            shown[m] = '\0';
-            tomp_error (t, -EINVAL, k->pos, "duplicate key \"%s\"", shown);
+            report_duplicate (t, &t->keys[from + d]);
             return 0;
         }
         t->nkeys = from;
@@ -500,6 +517,27 @@ tomp_close (void *ctx)
     h[4] = (uint8_t) n;
     t->depth--;
     return 1;
+}
+
+/*  Duplicate keys are only looked for when their object closes. When the
+ *  parse stops inside objects for another reason, a duplicate met before
+ *  that point is the first error and the one to report. */
+static void
+prefer_earlier_duplicate (tomp_t *t)
+{
+    const jkey_t *first = NULL;
+    for (int d = 1; d <= t->depth; d++) {
+        if ((uint8_t) t->out->data[t->open[d]] != 0xdf)
+            continue;
+        /*  An object's keys run up to where the next level's start. */
+        size_t from = t->keys_from[d];
+        size_t to = d < t->depth ? t->keys_from[d + 1] : t->nkeys;
+        size_t i = find_duplicate (t->keys + from, to - from, t->out->data);
+        if (i < to - from && (!first || t->keys[from + i].pos < first->pos))
+            first = &t->keys[from + i];
+    }
+    if (first && first->pos < t->err_pos)
+        report_duplicate (t, first);
 }
 
 static const yajl_callbacks tomp_callbacks = {
@@ -679,6 +717,7 @@ gateway_json_to_mp (const char *json, size_t len, int max_depth,
     t->nkeys = 0;
     t->capkeys = KEYS_INLINE;
     t->rc = 0;
+    t->err_pos = 0;
     t->err = err;
     t->errlen = errlen;
     msgpack_packer_init (&t->pk, out, msgpack_sbuffer_write);
@@ -708,6 +747,8 @@ gateway_json_to_mp (const char *json, size_t len, int max_depth,
     else if (st == yajl_status_ok && bad < len)
         tomp_error (t, -EINVAL, bad, "%s", why);
     /*  yajl_status_client_canceled: a callback already set t->rc. */
+    if (t->rc == -EINVAL || t->rc == -ELOOP)
+        prefer_earlier_duplicate (t);
 
     int rc = t->rc;
     if (rc == 0 && t->nheads)

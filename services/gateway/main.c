@@ -31,7 +31,7 @@ main (void)
                            &max_body, err, sizeof err)
         || hsn_config_int ("GATEWAY_KEEPALIVE_MS", 5000, 100, 600000, &keepalive, err, sizeof err)
         || hsn_config_int ("BROKER_QUEUE_MAX", 10000, 1, 10000000, &queue_max, err, sizeof err)
-        || hsn_config_int ("BROKER_REQUEST_TIMEOUT_MS", 30000, 100, 3600000, &broker_timeout,
+        || hsn_config_int ("BROKER_REQUEST_TIMEOUT_MS", 5000, 100, 3600000, &broker_timeout,
                            err, sizeof err)) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", sigfd < 0 ? "cannot block signals" : err);
         return 2;

@@ -8,8 +8,6 @@
 #include "hsn_harness.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
@@ -298,42 +296,6 @@ pg_spawn (hsn_pg_t *pg)
     return w.died ? -EAGAIN : 0;
 }
 
-/*  Whether a process of group pgid is still alive (zombies do not count:
- *  in a container nobody may reap the backends an exited postmaster left). */
-static bool
-group_has_live_members (pid_t pgid)
-{
-    DIR *d = opendir ("/proc");
-    if (!d)
-        return false;
-    bool found = false;
-    struct dirent *e;
-    while (!found && (e = readdir (d))) {
-        if (!isdigit ((unsigned char) e->d_name [0]))
-            continue;
-        char path [300];
-        snprintf (path, sizeof path, "/proc/%s/stat", e->d_name);
-        char *stat = hsn_read_file (path, NULL);
-        if (!stat)
-            continue;
-        /*  "pid (comm) S ppid pgrp ...": fields after the last ')'. */
-        const char *p = strrchr (stat, ')');
-        char state = 0;
-        int ppid = 0, pgrp = 0;
-        if (p && sscanf (p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3)
-            found = pgrp == (int) pgid && state != 'Z' && state != 'X';
-        free (stat);
-    }
-    closedir (d);
-    return found;
-}
-
-static bool
-group_gone_cond (void *arg)
-{
-    return !group_has_live_members (*(pid_t *) arg);
-}
-
 static bool
 port_bindable_cond (void *arg)
 {
@@ -353,25 +315,23 @@ port_bindable_cond (void *arg)
     return ok;
 }
 
-/*  Fast shutdown, SIGKILL for the whole group if that takes too long, then
- *  wait (bounded) for stray backends, so the data dir is free again. */
+/*  Fast shutdown, or kill the whole tree if that takes too long, so the
+ *  data dir and its shared memory are free again. After a crash (postmaster
+ *  gone) the backends have been killed and reaped by hsn_proc_kill_tree. */
 static void
 pg_shutdown (hsn_pg_t *pg)
 {
     if (!pg->proc)
         return;
-    pid_t pgid = hsn_proc_pid (pg->proc);
     if (hsn_proc_alive (pg->proc)) {
         hsn_proc_signal (pg->proc, SIGINT);
         if (hsn_proc_wait (pg->proc, PG_STOP_MS, NULL) < 0) {
             fprintf (stderr, "hsn_pg: postgres ignored fast shutdown for "
                      "%d ms, killing it\n", PG_STOP_MS);
-            hsn_proc_signal_group (pg->proc, SIGKILL);
-            hsn_proc_wait (pg->proc, 5000, NULL);
+            hsn_proc_kill_tree (pg->proc);
         }
     }
-    hsn_proc_signal_group (pg->proc, SIGKILL);
-    hsn_wait_until (group_gone_cond, &pgid, 5000);
+    /*  destroy also kills whatever is left in its process group. */
     hsn_proc_destroy (&pg->proc);
 }
 
@@ -504,11 +464,12 @@ hsn_pg_kill (hsn_pg_t *pg, int sig)
 {
     if (!pg->proc || !hsn_proc_alive (pg->proc))
         return -ESRCH;
-    int rc = sig == SIGKILL ? hsn_proc_signal_group (pg->proc, sig)
-                            : hsn_proc_signal (pg->proc, sig);
+    if (sig == SIGKILL)
+        return hsn_proc_kill_tree (pg->proc);
+    int rc = hsn_proc_signal (pg->proc, sig);
     if (rc < 0)
         return rc;
-    if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT || sig == SIGQUIT)
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT)
         return hsn_proc_wait (pg->proc, 10000, NULL);
     return 0;
 }

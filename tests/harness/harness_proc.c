@@ -2,6 +2,8 @@
  *  and PR_SET_PDEATHSIG so none outlives the test. See hsn_harness.h. */
 #include "hsn_harness.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -165,6 +167,20 @@ proc_free (hsn_proc_t *p)
     free (p);
 }
 
+/*  Become a child subreaper (once per process): what our children leave
+ *  behind when they die (postgres backends after a crash, a shell's
+ *  children) is re-parented to us rather than to init, so hsn_proc_destroy
+ *  can reap it; some container inits never reap, and zombies pile up. */
+static void
+become_subreaper (void)
+{
+    static pid_t s_done_in;     /* the setting is not inherited by fork */
+    if (s_done_in != getpid ()) {
+        prctl (PR_SET_CHILD_SUBREAPER, 1);
+        s_done_in = getpid ();
+    }
+}
+
 hsn_proc_t *
 hsn_proc_start_opts (const char *path, char *const argv[],
                      char *const env_extra[], const hsn_proc_opts_t *opts)
@@ -208,6 +224,7 @@ hsn_proc_start_opts (const char *path, char *const argv[],
         err_pipe [1] = fd_high (err_pipe [1]);
         ok = err_pipe [0] >= 0 && err_pipe [1] >= 0;
     }
+    become_subreaper ();
     pid_t parent = getpid ();
     pid_t pid = ok ? fork () : -1;
     if (pid == 0)
@@ -349,6 +366,173 @@ hsn_proc_signal (hsn_proc_t *p, int sig)
     return kill (p->pid, sig) < 0 ? -errno : 0;
 }
 
+/*  Scan /proc for group pgid. Returns whether a live (not zombie) member
+ *  remains; with reap, waits for the zombie members that are our children
+ *  (orphans re-parented to us as subreaper). */
+static bool
+group_scan (pid_t pgid, bool reap)
+{
+    DIR *d = opendir ("/proc");
+    if (!d)
+        return false;
+    bool live = false;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        if (!isdigit ((unsigned char) e->d_name [0]))
+            continue;
+        char path [300];
+        snprintf (path, sizeof path, "/proc/%s/stat", e->d_name);
+        char *stat = hsn_read_file (path, NULL);
+        if (!stat)
+            continue;
+        /*  "pid (comm) S ppid pgrp ...": fields after the last ')'. */
+        const char *at = strrchr (stat, ')');
+        char state = 0;
+        int ppid = 0, pgrp = 0;
+        if (at && sscanf (at + 1, " %c %d %d", &state, &ppid, &pgrp) == 3
+        &&  pgrp == (int) pgid) {
+            if (state != 'Z' && state != 'X')
+                live = true;
+            else
+            if (reap && ppid == (int) getpid ())
+                waitpid ((pid_t) atoi (e->d_name), NULL, WNOHANG);
+        }
+        free (stat);
+        if (live && !reap)
+            break;
+    }
+    closedir (d);
+    return live;
+}
+
+static bool
+group_gone_cond (void *arg)
+{
+    return !group_scan (*(pid_t *) arg, false);
+}
+
+/*  A (pid, ppid) snapshot of every process, from /proc. Returns the count
+ *  (*out_p allocated, caller frees) or -1. */
+typedef struct {
+    pid_t pid;
+    pid_t ppid;
+} pid_pair_t;
+
+static ssize_t
+process_table (pid_pair_t **out_p)
+{
+    DIR *d = opendir ("/proc");
+    if (!d)
+        return -1;
+    size_t n = 0, cap = 256;
+    pid_pair_t *t = malloc (cap * sizeof *t);
+    struct dirent *e;
+    while (t && (e = readdir (d))) {
+        if (!isdigit ((unsigned char) e->d_name [0]))
+            continue;
+        char path [300];
+        snprintf (path, sizeof path, "/proc/%s/stat", e->d_name);
+        char *stat = hsn_read_file (path, NULL);
+        if (!stat)
+            continue;
+        const char *at = strrchr (stat, ')');
+        char state;
+        int ppid;
+        if (at && sscanf (at + 1, " %c %d", &state, &ppid) == 2) {
+            if (n == cap) {
+                pid_pair_t *bigger = realloc (t, 2 * cap * sizeof *t);
+                if (!bigger) {
+                    free (t);
+                    t = NULL;
+                    free (stat);
+                    break;
+                }
+                t = bigger;
+                cap *= 2;
+            }
+            t [n].pid = (pid_t) atoi (e->d_name);
+            t [n].ppid = (pid_t) ppid;
+            n++;
+        }
+        free (stat);
+    }
+    closedir (d);
+    if (!t)
+        return -1;
+    *out_p = t;
+    return (ssize_t) n;
+}
+
+typedef struct {
+    const pid_t *pids;
+    size_t count;
+} pid_list_t;
+
+/*  Whether every listed process is dead (gone, or a zombie). */
+static bool
+all_dead_cond (void *arg)
+{
+    pid_list_t *l = (pid_list_t *) arg;
+    for (size_t i = 0; i < l->count; i++) {
+        char path [64];
+        snprintf (path, sizeof path, "/proc/%d/stat", (int) l->pids [i]);
+        char *stat = hsn_read_file (path, NULL);
+        if (!stat)
+            continue;
+        const char *at = strrchr (stat, ')');
+        bool dead = at && (at [2] == 'Z' || at [2] == 'X');
+        free (stat);
+        if (!dead)
+            return false;
+    }
+    return true;
+}
+
+int
+hsn_proc_kill_tree (hsn_proc_t *p)
+{
+    if (proc_check_exited (p))
+        return -ESRCH;
+    /*  Stopped, it forks no new children while we list them. */
+    kill (p->pid, SIGSTOP);
+    pid_pair_t *table = NULL;
+    ssize_t n = process_table (&table);
+    pid_t *tree = n > 0 ? malloc ((size_t) n * sizeof *tree) : NULL;
+    size_t count = 0;
+    if (tree) {
+        /*  Breadth first: a process joins after its parent. */
+        tree [count++] = p->pid;
+        for (size_t i = 0; i < count; i++)
+            for (ssize_t j = 0; j < n; j++)
+                if (table [j].ppid == tree [i] && table [j].pid != p->pid
+                &&  count < (size_t) n)
+                    tree [count++] = table [j].pid;
+    }
+    free (table);
+    for (size_t i = 1; i < count; i++)
+        kill (tree [i], SIGKILL);
+    kill (-p->pid, SIGKILL);
+    kill (p->pid, SIGKILL);
+    /*  Once the leader is reaped its orphans are re-parented (to us, the
+     *  subreaper); once they are dead, reap them too. */
+    int rc = hsn_proc_wait (p, 5000, NULL);
+    if (tree) {
+        pid_list_t rest = { tree + 1, count - 1 };
+        if (!hsn_wait_until (all_dead_cond, &rest, 5000))
+            rc = -ETIMEDOUT;
+        for (size_t i = 1; i < count; i++)
+            waitpid (tree [i], NULL, WNOHANG);
+        free (tree);
+    }
+    return rc;
+}
+
+bool
+hsn_proc_group_alive (hsn_proc_t *p)
+{
+    return group_scan (p->pid, false);
+}
+
 int
 hsn_proc_signal_group (hsn_proc_t *p, int sig)
 {
@@ -429,7 +613,13 @@ hsn_proc_destroy (hsn_proc_t **p_p)
             hsn_proc_wait (p, 5000, NULL);
         }
     }
-    /*  Whatever it forked into its group and left behind. */
-    kill (-p->pid, SIGKILL);
+    /*  Whatever it forked into its group and left behind: kill it, wait
+     *  for it, and reap what was re-parented to us. */
+    if (kill (-p->pid, SIGKILL) == 0) {
+        if (!hsn_wait_until (group_gone_cond, &p->pid, 5000))
+            fprintf (stderr, "hsn: process group %d of %s survives SIGKILL\n",
+                     (int) p->pid, p->name);
+        group_scan (p->pid, true);
+    }
     proc_free (p);
 }

@@ -16,13 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-long long
-hsn_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool
 hsn_wait_until (bool (*cond) (void *arg), void *arg, int timeout_ms)

@@ -40,8 +40,8 @@
  *  true. cond is called at least once, even with timeout_ms <= 0. */
 bool hsn_wait_until (bool (*cond) (void *arg), void *arg, int timeout_ms);
 
-/*  Milliseconds on the monotonic clock (for deadlines in tests). */
-long long hsn_now_ms (void);
+/*  hsn_now_ms (): milliseconds on the monotonic clock, from common/. */
+#include "hsn_time.h"
 
 /*  A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it
  *  back, close). Returns the port (1..65535) or a negative errno value.
@@ -92,10 +92,10 @@ typedef struct {
 /*  Start path (searched in PATH when it has no '/') with argv (NULL-
  *  terminated, argv[0] included). The child's environment is ours plus
  *  env_extra ("K=V" entries, NULL-terminated, may be NULL) overriding
- *  same-named variables; an entry "K" without '=' removes K. stdin is /dev/null, stdout and stderr go to a log
- *  file (hsn_proc_log_path). The child gets its own process group and
- *  PR_SET_PDEATHSIG(SIGKILL). Returns NULL when fork or exec fails (errno
- *  set, reason on stderr). */
+ *  same-named variables; an entry "K" without '=' removes K. stdin is
+ *  /dev/null, stdout and stderr go to a log file (hsn_proc_log_path). The
+ *  child gets its own process group and PR_SET_PDEATHSIG(SIGKILL). Returns
+ *  NULL when fork or exec fails (errno set, reason on stderr). */
 hsn_proc_t *hsn_proc_start (const char *path, char *const argv[],
                             char *const env_extra[]);
 
@@ -117,6 +117,16 @@ int hsn_proc_signal (hsn_proc_t *p, int sig);
  *  forked that did not leave the group). Returns 0 or -ESRCH. */
 int hsn_proc_signal_group (hsn_proc_t *p, int sig);
 
+/*  Crash the child and everything it forked: SIGSTOP it, find its
+ *  descendants in /proc (also those that left its process group, like
+ *  postgres backends, which call setsid), SIGKILL them all and its group,
+ *  wait until they are dead and reap the ones re-parented to us. Returns 0,
+ *  -ESRCH if it had already exited, -ETIMEDOUT if something survived 5 s. */
+int hsn_proc_kill_tree (hsn_proc_t *p);
+
+/*  Whether a live (not zombie) process remains in the child's group. */
+bool hsn_proc_group_alive (hsn_proc_t *p);
+
 /*  Wait up to timeout_ms for the child to exit and reap it. Returns 0 once it
  *  has exited (*status, if not NULL, gets the waitpid status), -ETIMEDOUT
  *  when still running at the deadline. Calling it again after the exit
@@ -137,8 +147,11 @@ bool hsn_proc_wait_log (hsn_proc_t *p, const char *needle, int timeout_ms);
 void hsn_proc_dump_log (hsn_proc_t *p, FILE *out, size_t max_bytes);
 
 /*  Stop and free: SIGTERM, wait up to 5 s, then SIGKILL; then SIGKILL the
- *  rest of its process group. Removes the log's temp dir if the proc owns it
- *  (unless HSN_KEEP_TMP is set). NULL-safe; sets *p_p to NULL. */
+ *  rest of its process group, wait for it and reap those of its members that
+ *  were re-parented to us (the harness makes the process that starts
+ *  children a child subreaper, PR_SET_CHILD_SUBREAPER). Removes the log's
+ *  temp dir if the proc owns it (unless HSN_KEEP_TMP is set). NULL-safe;
+ *  sets *p_p to NULL. */
 void hsn_proc_destroy (hsn_proc_t **p_p);
 
 /* ---- redis ------------------------------------------------------------ */
@@ -149,7 +162,8 @@ typedef struct hsn_redis_t hsn_redis_t;
  *  127.0.0.1, save "", appendonly no, daemonize no, protected-mode no), with
  *  the lines of extra_conf (may be NULL, e.g. "appendonly yes\n") appended
  *  so they override those. Returns once it answers PING (and is ours), or
- *  NULL after 20 s. */
+ *  NULL when it exits early on 8 fresh ports in a row (collisions or bad
+ *  extra_conf; its log goes to stderr) or does not answer within 10 s. */
 hsn_redis_t *hsn_redis_start (const char *extra_conf);
 
 /*  Its TCP port. */
@@ -179,8 +193,8 @@ int hsn_redis_restart (hsn_redis_t *r);
  *  cannot connect. Caller frees with redisFree. */
 redisContext *hsn_redis_connect (hsn_redis_t *r);
 
-/*  Stop it (SIGTERM, then SIGKILL), remove the dir, free. NULL-safe; sets
- *  *r_p to NULL. */
+/*  Stop it (SIGTERM, then SIGKILL after 5 s), remove the dir, free.
+ *  NULL-safe; sets *r_p to NULL. */
 void hsn_redis_stop (hsn_redis_t **r_p);
 
 /* ---- PostgreSQL ------------------------------------------------------- */
@@ -190,8 +204,11 @@ typedef struct hsn_pg_t hsn_pg_t;
 /*  initdb (-A trust, -U hsn, UTF8, locale C, --no-sync) into a temp dir,
  *  start postgres on a free port (listen_addresses 127.0.0.1, unix socket in
  *  the temp dir, fsync off), wait until a connection succeeds, create
- *  database "hsn". As root the server runs as the "postgres" user (or
- *  "nobody"), which owns the temp dir. Returns NULL after 60 s. */
+ *  database "hsn". As root initdb and the server run as the "postgres" user
+ *  (or "nobody"), which owns the temp dir (under /tmp if that user cannot
+ *  reach $TMPDIR). Takes about a second. Returns NULL on failure (no server
+ *  binaries, initdb failing or over 60 s, no answer within 30 s; logs go to
+ *  stderr). */
 hsn_pg_t *hsn_pg_start (void);
 
 /*  "postgresql://hsn@127.0.0.1:PORT/hsn". */
@@ -208,11 +225,12 @@ hsn_proc_t *hsn_pg_proc (hsn_pg_t *pg);
  *  connection. Returns 0, or -EIO (message on stderr). */
 int hsn_pg_exec (hsn_pg_t *pg, const char *sql);
 
-/*  Send sig to the server. SIGKILL goes to the whole process group (the
- *  postmaster and every backend: a machine crash); other signals to the
+/*  Send sig to the server. SIGKILL kills the postmaster and every backend
+ *  at once (hsn_proc_kill_tree: a machine crash); other signals go to the
  *  postmaster only (SIGTERM smart, SIGINT fast, SIGQUIT immediate shutdown).
- *  For SIGKILL, SIGTERM, SIGINT, SIGQUIT waits up to 10 s for the postmaster
- *  to exit. Returns 0, -ESRCH when not running, -ETIMEDOUT. */
+ *  For SIGKILL, SIGTERM, SIGINT, SIGQUIT waits for the postmaster to exit
+ *  (10 s at most; a smart shutdown waits for clients to disconnect).
+ *  Returns 0, -ESRCH when not running, -ETIMEDOUT. */
 int hsn_pg_kill (hsn_pg_t *pg, int sig);
 
 /*  Start it again on the same port and data (fast-stopping it first if it

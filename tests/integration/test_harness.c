@@ -418,9 +418,19 @@ START_TEST (test_pg_lifecycle)
     ck_assert_str_eq (PQgetvalue (res, 0, 0), "127.0.0.1");
     PQclear (res);
 
-    /*  Crash: the open connection dies, the committed rows survive. */
+    /*  Crash: the open connection dies, the committed rows survive, and
+     *  its backend (which left the postmaster's process group) is killed
+     *  and reaped with the rest. */
+    res = PQexec (c, "SELECT pg_backend_pid()");
+    ck_assert_int_eq (PQresultStatus (res), PGRES_TUPLES_OK);
+    char backend_proc [64];
+    snprintf (backend_proc, sizeof backend_proc, "/proc/%s",
+              PQgetvalue (res, 0, 0));
+    PQclear (res);
+    ck_assert (path_exists (backend_proc));
     pid_t old_pid = hsn_proc_pid (hsn_pg_proc (pg));
     ck_assert_int_eq (hsn_pg_kill (pg, SIGKILL), 0);
+    ck_assert_msg (!path_exists (backend_proc), "%s survived", backend_proc);
     ck_assert_int_eq (hsn_pg_kill (pg, SIGKILL), -ESRCH);
     ck_assert_int_eq (hsn_pg_exec (pg, "SELECT 1"), -EIO);
     t0 = hsn_now_ms ();
