@@ -76,6 +76,8 @@ TEST_SRC  := $(shell find tests -name 'test_*.c' 2>/dev/null | sort)
 TEST_BINS := $(TEST_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all deps run test asan fuzz bench clean check-tests
+# Keep objects of test binaries between runs.
+.SECONDARY:
 all: $(BINS)
 
 deps: $(DEPS_STAMP)

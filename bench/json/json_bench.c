@@ -621,11 +621,13 @@ main (int argc, char **argv)
     struct { const char *name; char *(*make) (size_t *); } docs[] = {
         { "100B", doc_small }, { "10KB", doc_rows }, { "1MB", doc_big },
     };
-    bool header = argc > 1 && strcmp (argv[1], "-h") == 0;
-    if (header)
+    /*  -h: print the table header only. */
+    if (argc > 1 && strcmp (argv[1], "-h") == 0) {
         printf ("%-13s %-12s %-6s %9s %10s %9s %9s %16s\n", "converter",
                 "direction", "doc", "in_bytes", "ns/doc", "MB/s", "out_bytes",
                 "out_fnv1a");
+        return 0;
+    }
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {

@@ -45,7 +45,7 @@ while [ "$r" -lt "$rounds" ]; do
     done
     r=$((r + 1))
 done
-"$out/json_bench_yajl" -h | head -1
+"$out/json_bench_yajl" -h
 # Keep each row's fastest run, in first-seen order.
 awk '{ key = $1 " " $2 " " $3
        if (!(key in best) || $5 < best[key]) { best[key] = $5; line[key] = $0 }
