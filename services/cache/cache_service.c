@@ -182,6 +182,8 @@ redis_key (const hsn_env_t *req, char *buf, size_t cap, const char **why)
     return n + keylen;
 }
 
+#define KEY_BUF (CACHE_NS_MAX + CACHE_KEY_MAX + 16)
+
 static void
 reply_unavailable (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
                    const hsn_env_t *req)
@@ -190,22 +192,40 @@ reply_unavailable (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *ro
                             "the cache's Redis is unreachable");
 }
 
+/*  The request's Redis key into key[KEY_BUF], or a 400 reply and false. */
+static bool
+request_key (hsn_worker_t *w, const hsn_route_t *route, const hsn_env_t *req,
+             char *key, size_t *klen)
+{
+    const char *why;
+    *klen = redis_key (req, key, KEY_BUF, &why);
+    if (!*klen)
+        hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST, why);
+    return *klen > 0;
+}
+
+/*  A connected Redis, or a 503 reply and NULL. */
+static redisContext *
+redis_or_reply (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
+                const hsn_env_t *req)
+{
+    redisContext *c = redis_get (self);
+    if (!c)
+        reply_unavailable (self, w, route, req);
+    return c;
+}
+
 static void
 do_get (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
         const hsn_env_t *req)
 {
-    char key[CACHE_NS_MAX + CACHE_KEY_MAX + 16];
-    const char *why;
-    size_t klen = redis_key (req, key, sizeof key, &why);
-    if (!klen) {
-        hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST, why);
+    char key[KEY_BUF];
+    size_t klen;
+    if (!request_key (w, route, req, key, &klen))
         return;
-    }
-    redisContext *c = redis_get (self);
-    if (!c) {
-        reply_unavailable (self, w, route, req);
+    redisContext *c = redis_or_reply (self, w, route, req);
+    if (!c)
         return;
-    }
     int64_t t0 = hsn_now_us ();
     /*  GET and PTTL in one round trip. */
     redisAppendCommand (c, "GET %b", key, klen);
@@ -248,13 +268,10 @@ static void
 do_set (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
         const hsn_env_t *req)
 {
-    char key[CACHE_NS_MAX + CACHE_KEY_MAX + 16];
-    const char *why;
-    size_t klen = redis_key (req, key, sizeof key, &why);
-    if (!klen) {
-        hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST, why);
+    char key[KEY_BUF];
+    size_t klen;
+    if (!request_key (w, route, req, key, &klen))
         return;
-    }
     if (!hsn_env_has (req, HSN_FIELD_VALUE)) {
         hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST, "value is required");
         return;
@@ -272,11 +289,9 @@ do_set (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
                                 "ttl must be 1..31536000 seconds");
         return;
     }
-    redisContext *c = redis_get (self);
-    if (!c) {
-        reply_unavailable (self, w, route, req);
+    redisContext *c = redis_or_reply (self, w, route, req);
+    if (!c)
         return;
-    }
     int64_t t0 = hsn_now_us ();
     redisReply *r = (redisReply *) redisCommand (c, "SET %b %b EX %llu", key, klen,
                                                  value->raw, value->raw_len,
@@ -302,18 +317,13 @@ static void
 do_delete (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
            const hsn_env_t *req)
 {
-    char key[CACHE_NS_MAX + CACHE_KEY_MAX + 16];
-    const char *why;
-    size_t klen = redis_key (req, key, sizeof key, &why);
-    if (!klen) {
-        hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST, why);
+    char key[KEY_BUF];
+    size_t klen;
+    if (!request_key (w, route, req, key, &klen))
         return;
-    }
-    redisContext *c = redis_get (self);
-    if (!c) {
-        reply_unavailable (self, w, route, req);
+    redisContext *c = redis_or_reply (self, w, route, req);
+    if (!c)
         return;
-    }
     redisReply *r = (redisReply *) redisCommand (c, "DEL %b", key, klen);
     if (!r || r->type != REDIS_REPLY_INTEGER) {
         if (r)

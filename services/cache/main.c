@@ -1,11 +1,8 @@
 /*  hsn-cache: the cache service. Config, wire up, run, tear down. */
 #include "cache_service.h"
 #include "hsn_config.h"
-#include "hsn_log.h"
-#include "hsn_reporter.h"
-#include "hsn_runtime.h"
+#include "hsn_replica.h"
 
-#include <stdio.h>
 #include <unistd.h>
 
 typedef struct {
@@ -22,65 +19,49 @@ on_health_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static void
-on_drain (void *arg)
-{
-    hsn_log (HSN_LOG_INFO, "draining", "signal received: finishing requests in flight");
-}
-
 int
 main (void)
 {
-    int sigfd = hsn_signals_block ();
-    hsn_log_init ("cache", "-", HSN_LOG_INFO);
     hsn_runtime_config_t rt;
     char err[256];
     long long ttl, max_size, max_value, credits;
     const char *redis_url;
+    int sigfd = hsn_replica_config (&rt, HSN_SERVICE_CACHE, err, sizeof err);
     if (sigfd < 0
-        || hsn_runtime_config_read (&rt, HSN_SERVICE_CACHE, err, sizeof err)
         || hsn_config_str ("REDIS_URL", "redis://127.0.0.1:6379", 512, &redis_url, err, sizeof err)
         || hsn_config_int ("CACHE_DEFAULT_TTL", 300, 1, 31536000, &ttl, err, sizeof err)
         || hsn_config_int ("CACHE_MAX_SIZE", 10000, 1, 100000000, &max_size, err, sizeof err)
-        || hsn_config_int ("CACHE_MAX_VALUE_BYTES", 1048576, 1, 3 * 1024 * 1024, &max_value, err, sizeof err)
+        || hsn_config_int ("CACHE_MAX_VALUE_BYTES", 1048576, 1, 3 * 1024 * 1024, &max_value,
+                           err, sizeof err)
         || hsn_config_int ("CACHE_CREDITS", 64, 1, 100000, &credits, err, sizeof err)) {
-        hsn_log (HSN_LOG_ERROR, "config", "%s", sigfd < 0 ? "cannot block signals" : err);
+        hsn_log (HSN_LOG_ERROR, "config", "%s", err);
         return 2;
     }
-    hsn_log_init ("cache", rt.replica, rt.log_level);
-
     hsn_metrics_t *metrics = hsn_metrics_new ();
     cache_service_config_t ccfg = { redis_url, (uint32_t) ttl, (uint32_t) max_value, metrics };
     app_t app = { cache_service_new (&ccfg), NULL };
     if (!app.cache) {
-        hsn_log (HSN_LOG_ERROR, "config", "invalid REDIS_URL '%s': must be redis://host[:port][/db]", redis_url);
-        hsn_metrics_destroy (&metrics);
+        hsn_log (HSN_LOG_ERROR, "config", "invalid REDIS_URL '%s': must be redis://host[:port][/db]",
+                 redis_url);
         return 2;
     }
-    zloop_t *loop = zloop_new ();
-    hsn_worker_config_t wcfg = { rt.broker_endpoint, HSN_SERVICE_CACHE, rt.replica,
-                                 (uint32_t) credits, rt.heartbeat_ms,
-                                 cache_service_handle, app.cache };
-    hsn_worker_t *worker = hsn_worker_new (loop, &wcfg);
-    hsn_reporter_config_t rcfg = { rt.monitor_endpoint, HSN_SERVICE_CACHE, rt.replica,
-                                   rt.heartbeat_ms, rt.stats_interval_s, rt.monitoring,
-                                   metrics, { "redis", NULL } };
-    app.reporter = hsn_reporter_new (&rcfg);
-    if (!worker || !app.reporter) {
+    hsn_replica_t replica;
+    hsn_replica_config_t rcfg = { (uint32_t) credits, cache_service_handle, app.cache, metrics,
+                                  { "redis", NULL } };
+    if (hsn_replica_start (&replica, &rt, &rcfg)) {
         hsn_log (HSN_LOG_ERROR, "config", "invalid BROKER_ENDPOINT '%s' or MONITOR_ENDPOINT '%s'",
                  rt.broker_endpoint, rt.monitor_endpoint);
         return 2;
     }
-    on_health_tick (loop, 0, &app);
-    zloop_timer (loop, rt.heartbeat_ms, 0, on_health_tick, &app);
+    app.reporter = replica.reporter;
+    on_health_tick (replica.loop, 0, &app);
+    zloop_timer (replica.loop, rt.heartbeat_ms, 0, on_health_tick, &app);
     hsn_log (HSN_LOG_INFO, "started", "broker %s, monitor %s, redis %s, credits %lld",
              rt.broker_endpoint, rt.monitor_endpoint, redis_url, credits);
 
-    hsn_runtime_run (loop, sigfd, worker, rt.drain_ms, on_drain, NULL);
+    hsn_replica_run (&replica, &rt, sigfd);
 
-    hsn_reporter_destroy (&app.reporter);
-    hsn_worker_destroy (&worker);
-    zloop_destroy (&loop);
+    hsn_replica_stop (&replica);
     cache_service_destroy (&app.cache);
     hsn_metrics_destroy (&metrics);
     close (sigfd);

@@ -2,9 +2,7 @@
  *  the broker, reports PostgreSQL's health to the monitor, and answers every
  *  operation UNKNOWN_OP until the query operations are defined in proto/. */
 #include "hsn_config.h"
-#include "hsn_log.h"
-#include "hsn_reporter.h"
-#include "hsn_runtime.h"
+#include "hsn_replica.h"
 
 #include <libpq-fe.h>
 #include <unistd.h>
@@ -33,40 +31,30 @@ on_health_tick (zloop_t *loop, int timer_id, void *arg)
 int
 main (void)
 {
-    int sigfd = hsn_signals_block ();
-    hsn_log_init ("query", "-", HSN_LOG_INFO);
     hsn_runtime_config_t rt;
     char err[256];
     app_t app = { NULL, NULL };
+    int sigfd = hsn_replica_config (&rt, HSN_SERVICE_QUERY, err, sizeof err);
     if (sigfd < 0
-        || hsn_runtime_config_read (&rt, HSN_SERVICE_QUERY, err, sizeof err)
         || hsn_config_str ("DATABASE_URL", "postgresql://hsn@127.0.0.1:5432/hsn", 1024,
                            &app.database_url, err, sizeof err)) {
-        hsn_log (HSN_LOG_ERROR, "config", "%s", sigfd < 0 ? "cannot block signals" : err);
+        hsn_log (HSN_LOG_ERROR, "config", "%s", err);
         return 2;
     }
-    hsn_log_init ("query", rt.replica, rt.log_level);
-    zloop_t *loop = zloop_new ();
-    hsn_worker_config_t wcfg = { rt.broker_endpoint, HSN_SERVICE_QUERY, rt.replica,
-                                 1, rt.heartbeat_ms, handle, NULL };
-    hsn_worker_t *worker = hsn_worker_new (loop, &wcfg);
-    hsn_reporter_config_t rcfg = { rt.monitor_endpoint, HSN_SERVICE_QUERY, rt.replica,
-                                   rt.heartbeat_ms, rt.stats_interval_s, rt.monitoring,
-                                   NULL, { "postgresql", NULL } };
-    app.reporter = hsn_reporter_new (&rcfg);
-    if (!worker || !app.reporter) {
+    hsn_replica_t replica;
+    hsn_replica_config_t rcfg = { 1, handle, NULL, NULL, { "postgresql", NULL } };
+    if (hsn_replica_start (&replica, &rt, &rcfg)) {
         hsn_log (HSN_LOG_ERROR, "config", "invalid BROKER_ENDPOINT '%s' or MONITOR_ENDPOINT '%s'",
                  rt.broker_endpoint, rt.monitor_endpoint);
         return 2;
     }
-    on_health_tick (loop, 0, &app);
-    zloop_timer (loop, 5 * rt.heartbeat_ms, 0, on_health_tick, &app);
+    app.reporter = replica.reporter;
+    on_health_tick (replica.loop, 0, &app);
+    zloop_timer (replica.loop, 5 * rt.heartbeat_ms, 0, on_health_tick, &app);
     hsn_log (HSN_LOG_INFO, "started", "broker %s, monitor %s", rt.broker_endpoint,
              rt.monitor_endpoint);
-    hsn_runtime_run (loop, sigfd, worker, rt.drain_ms, NULL, NULL);
-    hsn_reporter_destroy (&app.reporter);
-    hsn_worker_destroy (&worker);
-    zloop_destroy (&loop);
+    hsn_replica_run (&replica, &rt, sigfd);
+    hsn_replica_stop (&replica);
     close (sigfd);
     hsn_log (HSN_LOG_INFO, "stopped", "clean shutdown");
     return 0;
