@@ -197,7 +197,7 @@ static bool
 request_key (hsn_worker_t *w, const hsn_route_t *route, const hsn_env_t *req,
              char *key, size_t *klen)
 {
-    const char *why;
+    const char *why = "invalid key";
     *klen = redis_key (req, key, KEY_BUF, &why);
     if (!*klen)
         hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST, why);
