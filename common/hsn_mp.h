@@ -87,8 +87,9 @@ int hsn_mp_get (hsn_mp_reader_t *r, hsn_mp_obj_t *obj, int max_depth);
  *  Returns 0, -EBADMSG, -ELOOP, or -EMSGSIZE for trailing bytes. */
 int hsn_mp_validate (const void *buf, size_t len, int max_depth);
 
-/*  Reader over a container's contents (obj from hsn_mp_get or hsn_mp_next on
- *  a complete object): sets *r to read its elements. */
+/*  Reader over a container's contents: sets *r to read its elements.
+ *  container must come from hsn_mp_get (hsn_mp_next spans only the header,
+ *  so its reader would be empty). */
 void hsn_mp_reader_of (hsn_mp_reader_t *r, const hsn_mp_obj_t *container);
 
 /*  Convenience: does a STR object equal the C string s? */

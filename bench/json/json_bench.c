@@ -14,6 +14,10 @@
  *  The parser state is created per document, as it would be per request.
  *  Every binary prints the size and FNV-1a hash of the msgpack it produced,
  *  so run.sh can check that all converters agree byte for byte.
+ *
+ *  With -p it instead feeds the edge cases of docs/JSON.md (big numbers,
+ *  surrogates, bad UTF-8, duplicate keys, ...) through the same converter
+ *  and prints what came out, one line per case.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +31,8 @@
 #include <time.h>
 
 #include <msgpack.h>
+
+#include "hsn_mp.h"
 
 #if defined(BENCH_JANSSON)
 #   include <jansson.h>
@@ -538,6 +544,112 @@ convert (const char *json, size_t len)
 
 #endif
 
+/* ---- edge cases (-p) ------------------------------------------------------ */
+
+static const struct { const char *name, *json; } probe_cases[] = {
+    { "int64 max",            "[9223372036854775807]" },
+    { "uint64 max",           "[18446744073709551615]" },
+    { "2^64",                 "[18446744073709551616]" },
+    { "int64 min",            "[-9223372036854775808]" },
+    { "int64 min - 1",        "[-9223372036854775809]" },
+    { "2^53 + 1",             "[9007199254740993]" },
+    { "1e400",                "[1e400]" },
+    { "lone \\ud800",         "[\"\\ud800\"]" },
+    { "lone \\udc00",         "[\"\\udc00\"]" },
+    { "\\ud800\\u0041",        "[\"\\ud800\\u0041\"]" },
+    { "pair \\ud83d\\ude00",   "[\"\\ud83d\\ude00\"]" },
+    { "byte FF",              "[\"\xff\"]" },
+    { "UTF-8 surrogate ED A0 80", "[\"\xed\xa0\x80\"]" },
+    { "overlong C0 80",       "[\"\xc0\x80\"]" },
+    { "\\u0000 in string",    "[\"a\\u0000b\"]" },
+    { "duplicate key",        "{\"a\":1,\"a\":2}" },
+    { "raw tab in string",    "[\"\t\"]" },
+    { "leading zero 01",      "[01]" },
+    { "1.",                   "[1.]" },
+    { "trailing comma",       "[1,]" },
+    { "trailing garbage",     "[1] x" },
+    { "100 nested arrays",    NULL },       /* built below */
+};
+
+/*  A compact description of converted msgpack: u:/i:/f: numbers, strings as
+ *  hex when not plain ASCII, {k:v}, [..] for nested arrays. */
+static void
+describe (hsn_mp_reader_t *r, int depth)
+{
+    hsn_mp_obj_t o;
+    if (hsn_mp_next (r, &o)) {
+        printf ("?");
+        return;
+    }
+    switch (o.type) {
+        case HSN_MP_NIL:   printf ("nil"); break;
+        case HSN_MP_BOOL:  printf (o.v.b ? "true" : "false"); break;
+        case HSN_MP_UINT:  printf ("u:%" PRIu64, o.v.u); break;
+        case HSN_MP_INT:   printf ("i:%" PRId64, o.v.i); break;
+        case HSN_MP_FLOAT: printf ("f:%.17g", o.v.f); break;
+        case HSN_MP_STR: {
+            bool plain = true;
+            for (uint32_t i = 0; i < o.v.s.len; i++)
+                plain &= o.v.s.ptr[i] >= 0x20 && o.v.s.ptr[i] < 0x7f;
+            if (plain)
+                printf ("\"%.*s\"", (int) o.v.s.len, o.v.s.ptr);
+            else {
+                printf ("x");
+                for (uint32_t i = 0; i < o.v.s.len; i++)
+                    printf ("%02x", (uint8_t) o.v.s.ptr[i]);
+            }
+            break;
+        }
+        case HSN_MP_ARRAY:
+        case HSN_MP_MAP:
+            if (depth > 2) {
+                printf ("[..]");
+                hsn_mp_skip (r, 200);       /* rest of this container */
+                return;
+            }
+            printf (o.type == HSN_MP_MAP ? "{" : "[");
+            for (uint32_t i = 0; i < o.v.c.count; i++) {
+                if (i)
+                    printf (",");
+                if (o.type == HSN_MP_MAP) {
+                    describe (r, depth + 1);
+                    printf (":");
+                }
+                describe (r, depth + 1);
+            }
+            printf (o.type == HSN_MP_MAP ? "}" : "]");
+            break;
+        default:
+            printf ("other");
+    }
+}
+
+static void
+run_probe (void)
+{
+    for (size_t c = 0; c < sizeof probe_cases / sizeof probe_cases[0]; c++) {
+        char deep[256];
+        const char *json = probe_cases[c].json;
+        if (!json) {
+            memset (deep, '[', 100);
+            memset (deep + 100, ']', 100);
+            deep[200] = '\0';
+            json = deep;
+        }
+        sbuf.size = 0;
+        int rc = convert (json, strlen (json));
+        printf ("%s\t%s\t", LIB_NAME, probe_cases[c].name);
+        if (rc)
+            printf ("error");
+        else {
+            hsn_mp_reader_t r;
+            hsn_mp_reader_init (&r, sbuf.data, sbuf.size);
+            describe (&r, 0);
+        }
+        printf ("\n");
+    }
+}
+
 /* ---- timing ------------------------------------------------------------- */
 
 /*  CPU time of this thread, not wall time: the machine is shared (2 cores,
@@ -630,6 +742,11 @@ main (int argc, char **argv)
     }
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    if (argc > 1 && strcmp (argv[1], "-p") == 0) {
+        run_probe ();
+        msgpack_sbuffer_destroy (&sbuf);
+        return 0;
+    }
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
         rng_state = 0x9e3779b97f4a7c15u;
         size_t len;

@@ -222,20 +222,30 @@ dispatch_to (broker_t *b, int32_t i, worker_t *w)
 {
     pending_t *p = &b->slab[i];
     uint64_t token = token_of (b, i);
-    const void *parts[3] = { w->id, &token, zmq_msg_data (&p->body) };
-    size_t lens[3] = { w->id_len, 8, zmq_msg_size (&p->body) };
-    if (hsn_sock_sendv (b->handle, parts, lens, 3, ZMQ_DONTWAIT) == -EHOSTUNREACH)
-        return -1;
-    /*  Any other failure (pipe full) leaves the request recorded against
-     *  the worker: its expiry re-dispatches or fails it. */
-    p->worker = w;
-    p->attempts++;
-    w->inflight++;
-    if (!hsn_op_idempotent (p->op)) {
-        /*  Never re-sent, so the body is not needed any more. */
+    /*  The identity frame decides routing: if it fails, nothing was sent. */
+    if (zmq_send (b->handle, w->id, w->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return zmq_errno () == EHOSTUNREACH ? -1 : 0;
+    zmq_send (b->handle, &token, 8, ZMQ_SNDMORE);
+    /*  The body goes zero-copy: an idempotent request keeps a reference
+     *  (zmq_msg_copy shares the buffer) for re-dispatch; any other hands
+     *  its frame over, as it is never re-sent. */
+    bool keep = hsn_op_idempotent (p->op);
+    zmq_msg_t out;
+    zmq_msg_init (&out);
+    if (keep)
+        zmq_msg_copy (&out, &p->body);
+    else {
+        zmq_msg_move (&out, &p->body);
         zmq_msg_close (&p->body);
         p->has_body = false;
     }
+    if (zmq_msg_send (&out, b->handle, 0) < 0)
+        zmq_msg_close (&out);
+    /*  A failure past the first frame (pipe full) leaves the request
+     *  recorded against the worker: its expiry re-dispatches or fails it. */
+    p->worker = w;
+    p->attempts++;
+    w->inflight++;
     return 0;
 }
 
@@ -447,7 +457,10 @@ on_reply (broker_t *b, zmq_msg_t *id, zmq_msg_t *token, zmq_msg_t *frame)
     if (!holder || holder != w)
         return;                         /* only the holder may answer */
     STAT (b, replies);
-    send_to_client (b, &p->client, zmq_msg_data (frame), zmq_msg_size (frame));
+    /*  Forward the reply frame itself (zero copy). */
+    if (zmq_send (b->handle, zmq_msg_data (&p->client), zmq_msg_size (&p->client),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int) zmq_msg_size (&p->client))
+        zmq_msg_send (frame, b->handle, 0);
     uint32_t service = p->service;
     pending_free (b, i);
     holder->inflight--;

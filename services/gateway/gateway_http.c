@@ -3,6 +3,7 @@
 #include "gateway_json.h"
 #include "gateway_reply.h"
 #include "hsn_client.h"
+#include "hsn_time.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -10,12 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*  Route classes, for latency histograms that merge across replicas. */
+enum { ROUTE_CACHE, ROUTE_HEALTH, ROUTE_OTHER, ROUTE__COUNT };
+static const char *route_names[ROUTE__COUNT] = { "cache", "health", "other" };
+
 struct gateway_http {
     struct mg_context *ctx;
     gateway_http_config_t cfg;
     char *inproc;
     int port;
+    hsn_hist_t *latency[ROUTE__COUNT];
+    uint64_t *requests, *status_4xx, *status_5xx;
 };
+
+static void
+record (gateway_http_t *self, int route, const gateway_req_t *req)
+{
+    if (!self->cfg.metrics)
+        return;
+    hsn_hist_record (self->latency[route], (uint64_t) (hsn_now_us () - req->started_us));
+    hsn_counter_add (self->requests, 1);
+    if (req->status >= 500)
+        hsn_counter_add (self->status_5xx, 1);
+    else if (req->status >= 400)
+        hsn_counter_add (self->status_4xx, 1);
+}
 
 /*  What each civetweb worker thread owns. */
 typedef struct {
@@ -296,7 +316,9 @@ on_request (struct mg_connection *conn, void *cbdata)
     const char *uri = ri->local_uri ? ri->local_uri : "";
     const char *method = ri->request_method;
     static const char cache_prefix[] = "/api/cache/";
+    int route = ROUTE_OTHER;
     if (strncmp (uri, cache_prefix, sizeof cache_prefix - 1) == 0) {
+        route = ROUTE_CACHE;
         const char *ns = uri + sizeof cache_prefix - 1;
         const char *slash = strchr (ns, '/');
         if (slash && slash > ns && slash[1])
@@ -304,16 +326,17 @@ on_request (struct mg_connection *conn, void *cbdata)
                              strlen (slash + 1));
         else
             gateway_reply_error (&req, 404, "not_found", "use /api/cache/{namespace}/{key}");
-        return 1;
     }
-    if (strcmp (uri, "/api/optimization/health") == 0) {
+    else if (strcmp (uri, "/api/optimization/health") == 0) {
+        route = ROUTE_HEALTH;
         if (strcmp (method, "GET") == 0)
             route_health (t, &req);
         else
             gateway_reply_error (&req, 405, "method_not_allowed", "use GET");
-        return 1;
     }
-    gateway_reply_error (&req, 404, "not_found", "no such route");
+    else
+        gateway_reply_error (&req, 404, "not_found", "no such route");
+    record (s_self, route, &req);
     return 1;
 }
 
@@ -325,6 +348,16 @@ gateway_http_new (const gateway_http_config_t *cfg)
         return NULL;
     self->cfg = *cfg;
     self->inproc = strdup (cfg->broker_inproc);
+    if (cfg->metrics) {
+        char name[96];
+        for (int r = 0; r < ROUTE__COUNT; r++) {
+            snprintf (name, sizeof name, "gateway.route.%s.latency_us", route_names[r]);
+            self->latency[r] = hsn_metrics_hist (cfg->metrics, name);
+        }
+        self->requests = hsn_metrics_counter (cfg->metrics, "gateway.http.requests");
+        self->status_4xx = hsn_metrics_counter (cfg->metrics, "gateway.http.status_4xx");
+        self->status_5xx = hsn_metrics_counter (cfg->metrics, "gateway.http.status_5xx");
+    }
     s_self = self;
     char threads[16], keepalive[16], timeout[16];
     snprintf (threads, sizeof threads, "%u", cfg->threads);

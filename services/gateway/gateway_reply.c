@@ -17,6 +17,7 @@ gateway_req_init (gateway_req_t *req, struct mg_connection *conn,
     req->body = body;
     req->out = out;
     req->cache_control = NULL;
+    req->status = 0;
     gateway_json_buf_reset (body);
     gateway_json_buf_reset (out);
     const char *given = mg_get_header (conn, "X-Request-Id");
@@ -115,6 +116,7 @@ send_envelope (gateway_req_t *req, int status)
     gateway_json_buf_append (req->out, head, (size_t) hlen);
     gateway_json_buf_append (req->out, req->body->data, req->body->len);
     mg_write (req->conn, req->out->data, req->out->len);
+    req->status = status;
 }
 
 void

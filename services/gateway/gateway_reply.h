@@ -20,6 +20,7 @@ typedef struct {
     gateway_json_buf_t *body;       /* scratch, owned by the thread */
     gateway_json_buf_t *out;        /* scratch, owned by the thread */
     const char *cache_control;      /* NULL: no-store */
+    int status;                     /* HTTP status sent, 0 before */
 } gateway_req_t;
 
 /*  Take X-Request-Id when it is 1..64 printable characters, else make one. */

@@ -48,18 +48,20 @@ main (void)
     }
     char listen[128];
     snprintf (listen, sizeof listen, "%s:%lld", addr, port);
+    hsn_metrics_t *metrics = hsn_metrics_new ();
     gateway_http_config_t hcfg = { listen, "inproc://hsn-broker", (uint32_t) threads,
                                    (uint32_t) timeout_ms, (uint32_t) max_body,
-                                   (uint32_t) keepalive };
+                                   (uint32_t) keepalive, metrics };
     gateway_http_t *http = gateway_http_new (&hcfg);
     if (!http) {
         hsn_log (HSN_LOG_ERROR, "config", "cannot listen on GATEWAY_ADDR:GATEWAY_PORT '%s'", listen);
         gateway_broker_destroy (&broker);
+        hsn_metrics_destroy (&metrics);
         return 2;
     }
     hsn_reporter_config_t rcfg = { rt.monitor_endpoint, HSN_SERVICE_GATEWAY, rt.replica,
                                    rt.heartbeat_ms, rt.stats_interval_s, rt.monitoring,
-                                   NULL, { NULL } };
+                                   metrics, { NULL } };
     hsn_reporter_t *reporter = hsn_reporter_new (&rcfg);
     if (!reporter) {
         hsn_log (HSN_LOG_ERROR, "config", "invalid MONITOR_ENDPOINT '%s'", rt.monitor_endpoint);
@@ -82,6 +84,7 @@ main (void)
     gateway_http_destroy (&http);
     gateway_broker_destroy (&broker);
     hsn_reporter_destroy (&reporter);
+    hsn_metrics_destroy (&metrics);
     mg_exit_library ();
     close (sigfd);
     hsn_log (HSN_LOG_INFO, "stopped", "clean shutdown");
