@@ -221,6 +221,10 @@ tomp_error (tomp_t *t, int rc, size_t pos, const char *fmt, ...)
     t->err_pos = pos;
     if (!t->errlen)
         return;
+    if (rc == -ENOMEM) {
+        snprintf (t->err, t->errlen, "out of memory");
+        return;
+    }
     /*  Lines from 1; columns from 1 in characters, so an editor finds it. */
     unsigned long line = 1, col = 1;
     for (size_t i = 0; i < pos; i++) {
@@ -249,27 +253,25 @@ tomp_nomem (tomp_t *t)
     return 0;
 }
 
-/*  Grow one of the two side arrays, leaving its inline storage on the
- *  first growth. */
-static int
-grow (void **arr, size_t *cap, size_t elem, const void *inline_arr)
+/*  Double one of the two side arrays, leaving its inline storage on the
+ *  first growth. Returns the new array, or NULL with the old one intact. */
+static void *
+grow (void *arr, size_t *cap, size_t elem, const void *inline_arr)
 {
     if (*cap > SIZE_MAX / 2 / elem)
-        return -ENOMEM;
+        return NULL;
     size_t ncap = *cap * 2;
     void *p;
-    if (*arr == inline_arr) {
+    if (arr == inline_arr) {
         p = malloc (ncap * elem);
         if (p)
-            memcpy (p, *arr, *cap * elem);
+            memcpy (p, arr, *cap * elem);
     }
     else
-        p = realloc (*arr, ncap * elem);
-    if (!p)
-        return -ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return 0;
+        p = realloc (arr, ncap * elem);
+    if (p)
+        *cap = ncap;
+    return p;
 }
 
 /*  A value was added to the innermost container. Keys count a map's pairs,
@@ -392,9 +394,12 @@ y_map_key (void *ctx, const unsigned char *s, size_t n)
     t->count[t->depth]++;
     if (!pack_str (t, s, n))
         return 0;
-    if (t->nkeys == t->capkeys
-        && grow ((void **) &t->keys, &t->capkeys, sizeof *t->keys, t->keys_inline))
-        return tomp_nomem (t);
+    if (t->nkeys == t->capkeys) {
+        jkey_t *k = grow (t->keys, &t->capkeys, sizeof *t->keys, t->keys_inline);
+        if (!k)
+            return tomp_nomem (t);
+        t->keys = k;
+    }
     t->keys[t->nkeys++] = (jkey_t) {
         .off = t->out->size - n, .pos = tomp_tok (t), .len = (uint32_t) n
     };
@@ -413,9 +418,12 @@ tomp_open (tomp_t *t, uint8_t type)
         tomp_error (t, -ELOOP, tomp_tok (t), "nested deeper than %d", t->max_depth);
         return 0;
     }
-    if (t->nheads == t->capheads
-        && grow ((void **) &t->heads, &t->capheads, sizeof *t->heads, t->heads_inline))
-        return tomp_nomem (t);
+    if (t->nheads == t->capheads) {
+        size_t *nh = grow (t->heads, &t->capheads, sizeof *t->heads, t->heads_inline);
+        if (!nh)
+            return tomp_nomem (t);
+        t->heads = nh;
+    }
     size_t at = t->out->size;
     uint8_t h[5] = { type, 0, 0, 0, 0 };
     if (msgpack_sbuffer_write (t->out, (const char *) h, sizeof h))
