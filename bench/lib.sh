@@ -221,7 +221,7 @@ bench_wrk () {
     if [ "$6" != - ] && [ "$6" -gt 0 ]; then
         bench_note "$target c=$conns: socket errors: $(grep 'Socket errors' "$out" | sed 's/^ *Socket errors: *//')"
     fi
-    if [ "$1" = - ]; then
+    if [ "$1" = - ] && [ $rc -eq 0 ]; then
         bench_fail "could not parse wrk output for $target (c=$conns), see $out"
     fi
 }
@@ -288,7 +288,13 @@ bench_check_logs () {
     if ! bench_alive "$pid"; then
         wait "$pid" 2>/dev/null
         rc=$?
-        bench_fail "$name (pid $pid) is no longer running (exit status $rc); log: $(tail -n 2 "$log" 2>/dev/null | tr '\n' ' ')"
+        case $rc in
+            0)   why="exit status 0: a clean shutdown, so it was sent SIGTERM/SIGINT" ;;
+            127) why="exit status 127: already reaped, status unknown" ;;
+            *)   if [ "$rc" -gt 128 ]; then why="killed by signal $((rc - 128))"
+                 else why="exit status $rc"; fi ;;
+        esac
+        bench_fail "$name (pid $pid) is no longer running ($why); log: $(tail -n 2 "$log" 2>/dev/null | tr '\n' ' ' | grep . || echo "(empty)")"
         return 1
     fi
     return 0

@@ -44,6 +44,7 @@ cleanup () {
     if [ -n "$scenario_pid" ]; then
         kill -TERM "$scenario_pid" 2>/dev/null
         wait "$scenario_pid" 2>/dev/null
+        kill -TERM "-$scenario_pid" 2>/dev/null
     fi
     for p in $(cat "$BENCH_PIDS" 2>/dev/null); do
         kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
@@ -106,6 +107,15 @@ for f in $scenarios; do
     scenario_pid=$!
     wait "$scenario_pid"
     rc=$?
+    # Anything still in the scenario's process group (timeout made it,
+    # with timeout's pid as its id) was left behind: stop it.
+    if kill -0 "-$scenario_pid" 2>/dev/null; then
+        echo "run-bench: $name left processes behind; stopping process group $scenario_pid" >&2
+        kill -TERM "-$scenario_pid" 2>/dev/null
+        i=0
+        while [ $i -lt 30 ] && kill -0 "-$scenario_pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "-$scenario_pid" 2>/dev/null
+    fi
     scenario_pid=""
     if ! grep -q "^S${T}$name${T}" "$BENCH_ROWS"; then
         case $rc in
