@@ -31,7 +31,8 @@ hsn_replica_start (hsn_replica_t *self, const hsn_runtime_config_t *rt,
     memset (self, 0, sizeof *self);
     self->loop = zloop_new ();
     hsn_worker_config_t wcfg = { rt->broker_endpoint, rt->service, rt->replica,
-                                 cfg->credits, rt->heartbeat_ms, cfg->handler, cfg->arg };
+                                 cfg->credits, rt->heartbeat_ms, cfg->handler, cfg->arg,
+                                 cfg->batch_end };
     self->worker = hsn_worker_new (self->loop, &wcfg);
     hsn_reporter_config_t rcfg = { rt->monitor_endpoint, rt->service, rt->replica,
                                    rt->heartbeat_ms, rt->stats_interval_s, rt->monitoring,

@@ -21,6 +21,7 @@ typedef struct {
     uint32_t credits;
     hsn_worker_fn *handler;
     void *arg;
+    hsn_worker_batch_fn *batch_end;             /* may be NULL */
     hsn_metrics_t *metrics;                     /* may be NULL */
     const char *deps[HSN_REPORTER_MAX_DEPS];    /* NULL-ended */
 } hsn_replica_config_t;

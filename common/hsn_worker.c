@@ -79,6 +79,7 @@ static int
 on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 {
     hsn_worker_t *self = (hsn_worker_t *) arg;
+    int requests = 0;
     for (int i = 0; i < DRAIN_BATCH; i++) {
         zmq_msg_t parts[2];
         int n = hsn_sock_recvv (self->handle, parts, 2, ZMQ_DONTWAIT);
@@ -87,8 +88,10 @@ on_readable (zloop_t *loop, zsock_t *reader, void *arg)
         if (n < 0)
             continue;                   /* oversized multipart: dropped */
         self->last_heard_ms = hsn_now_ms ();
-        if (n == 2)
+        if (n == 2) {
             handle_request (self, &parts[0], &parts[1]);
+            requests++;
+        }
         else if (n == 1 && self->draining) {
             /*  The broker answers our DISCONNECT with one once it has
              *  forgotten us: nothing more will be dispatched here. */
@@ -100,6 +103,8 @@ on_readable (zloop_t *loop, zsock_t *reader, void *arg)
         /*  Otherwise one frame is a broker heartbeat, counted as heard. */
         hsn_sock_close_msgs (parts, (size_t) n);
     }
+    if (requests && self->cfg.batch_end)
+        self->cfg.batch_end (self, self->cfg.arg);
     return 0;
 }
 

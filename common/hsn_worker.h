@@ -33,6 +33,10 @@ typedef struct hsn_worker hsn_worker_t;
 typedef void (hsn_worker_fn) (hsn_worker_t *worker, const hsn_route_t *route,
                               const hsn_env_t *req, void *arg);
 
+/*  Called after each batch of requests drained in one wake-up, so a handler
+ *  that deferred work (a Redis pipeline) can flush it in one round trip. */
+typedef void (hsn_worker_batch_fn) (hsn_worker_t *worker, void *arg);
+
 typedef struct {
     const char *endpoint;       /* broker, e.g. tcp://gateway:5555 */
     uint32_t service;           /* HSN_SERVICE_* */
@@ -41,6 +45,7 @@ typedef struct {
     uint32_t heartbeat_ms;      /* heartbeat interval, >= 10 */
     hsn_worker_fn *handler;
     void *arg;
+    hsn_worker_batch_fn *batch_end;     /* may be NULL */
 } hsn_worker_config_t;
 
 /*  Connect to the broker and register the link's reader and heartbeat timer

@@ -1,8 +1,5 @@
 /*  gateway_http: HTTP server and routes. See gateway_http.h. */
-#include "gateway_http.h"
-#include "gateway_json.h"
-#include "gateway_reply.h"
-#include "hsn_client.h"
+#include "gateway_internal.h"
 #include "hsn_time.h"
 
 #include <civetweb.h>
@@ -37,13 +34,6 @@ record (gateway_http_t *self, int route, const gateway_req_t *req)
         hsn_counter_add (self->status_4xx, 1);
 }
 
-/*  What each civetweb worker thread owns. */
-typedef struct {
-    hsn_client_t *client;
-    hsn_enc_t enc;
-    gateway_json_buf_t body, out, json;
-    msgpack_sbuffer mp;
-} gw_thread_t;
 
 static gateway_http_t *s_self;      /* civetweb's thread hooks carry no user data */
 
@@ -56,6 +46,7 @@ on_thread_start (const struct mg_context *ctx, int thread_type)
     if (!t)
         return NULL;
     gateway_http_t *self = (gateway_http_t *) mg_get_user_data (ctx);
+    t->cfg = &self->cfg;
     t->client = hsn_client_new (self->inproc);
     hsn_enc_init (&t->enc);
     gateway_json_buf_init (&t->body);
@@ -78,221 +69,6 @@ on_thread_stop (const struct mg_context *ctx, int thread_type, void *ptr)
     gateway_json_buf_free (&t->json);
     msgpack_sbuffer_destroy (&t->mp);
     free (t);
-}
-
-/*  Send the envelope in t->enc (request id rid) and decode the reply into
- *  env; on any failure answer the HTTP client and return -1. The reply
- *  frame stays in *msg for the caller to read fields from, then close. */
-static int
-call_backend (gw_thread_t *t, gateway_req_t *req, uint64_t rid,
-              zmq_msg_t *msg, hsn_env_t *env)
-{
-    gateway_http_t *self = s_self;
-    int rc = hsn_client_call (t->client, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc),
-                              rid, (int) self->cfg.backend_timeout_ms, msg);
-    if (rc == -ETIMEDOUT) {
-        gateway_reply_error (req, 504, "timeout", "the backend did not answer in time");
-        return -1;
-    }
-    if (rc) {
-        gateway_reply_error (req, 502, "internal", "broker link failed");
-        return -1;
-    }
-    if (hsn_env_decode (env, zmq_msg_data (msg), zmq_msg_size (msg))) {
-        zmq_msg_close (msg);
-        gateway_reply_error (req, 502, "malformed", "the backend sent an undecodable reply");
-        return -1;
-    }
-    if (env->status != HSN_STATUS_OK && env->status != HSN_STATUS_CREATED) {
-        const char *m;
-        size_t mlen;
-        char message[512] = "backend error";
-        if (hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen) == 0)
-            snprintf (message, sizeof message, "%.*s", (int) mlen, m);
-        const char *code = hsn_status_name (env->status);
-        gateway_reply_error (req, hsn_status_http (env->status), code ? code : "internal",
-                             message);
-        zmq_msg_close (msg);
-        return -1;
-    }
-    return 0;
-}
-
-/*  Read the whole body into t->body-independent buffer t->json. Returns 0,
- *  or -1 after answering 413/400. */
-static int
-read_body (gw_thread_t *t, gateway_req_t *req)
-{
-    const struct mg_request_info *ri = mg_get_request_info (req->conn);
-    gateway_http_t *self = s_self;
-    if (ri->content_length > (long long) self->cfg.max_body_bytes) {
-        gateway_reply_error (req, 413, "too_large", "request body exceeds the limit");
-        return -1;
-    }
-    gateway_json_buf_reset (&t->json);
-    char chunk[16384];
-    int n;
-    while ((n = mg_read (req->conn, chunk, sizeof chunk)) > 0) {
-        if (t->json.len + (size_t) n > self->cfg.max_body_bytes) {
-            gateway_reply_error (req, 413, "too_large", "request body exceeds the limit");
-            return -1;
-        }
-        gateway_json_buf_append (&t->json, chunk, (size_t) n);
-    }
-    if (t->json.len == 0) {
-        gateway_reply_error (req, 400, "bad_request", "a JSON body is required");
-        return -1;
-    }
-    return 0;
-}
-
-static bool
-query_uint (const char *qs, const char *name, uint64_t *out, bool *bad)
-{
-    char val[32];
-    if (!qs || mg_get_var (qs, strlen (qs), name, val, sizeof val) < 0)
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull (val, &end, 10);
-    if (errno || *end || end == val || val[0] == '-') {
-        *bad = true;
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/*  /api/cache/{ns}/{key}: everything after the namespace is the key. */
-static void
-route_cache_key (gw_thread_t *t, gateway_req_t *req, const char *method,
-                 const char *ns, size_t nslen, const char *key, size_t keylen)
-{
-    const struct mg_request_info *ri = mg_get_request_info (req->conn);
-    uint64_t rid = hsn_client_next_rid (t->client);
-    uint32_t op;
-    if (strcmp (method, "GET") == 0) {
-        op = HSN_OP_CACHE_GET;
-        hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_CACHE, op, 0, 2);
-    }
-    else if (strcmp (method, "PUT") == 0) {
-        op = HSN_OP_CACHE_SET;
-        bool bad = false;
-        uint64_t ttl = 0;
-        bool has_ttl = query_uint (ri->query_string, "ttl", &ttl, &bad);
-        if (bad || (has_ttl && ttl == 0)) {
-            gateway_reply_error (req, 400, "bad_request", "ttl must be a positive integer (seconds)");
-            return;
-        }
-        if (read_body (t, req))
-            return;
-        char err[256];
-        msgpack_sbuffer_clear (&t->mp);
-        int rc = gateway_json_to_mp (t->json.data, t->json.len, HSN_PROTO_MAX_DEPTH - 2,
-                                     &t->mp, err, sizeof err);
-        if (rc) {
-            gateway_reply_error (req, 400, "invalid_json", err);
-            return;
-        }
-        hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_CACHE, op, 0,
-                       has_ttl ? 4 : 3);
-        hsn_enc_raw (&t->enc, HSN_FIELD_VALUE, t->mp.data, t->mp.size);
-        if (has_ttl)
-            hsn_enc_uint (&t->enc, HSN_FIELD_TTL, ttl);
-    }
-    else if (strcmp (method, "DELETE") == 0) {
-        op = HSN_OP_CACHE_DELETE;
-        hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_CACHE, op, 0, 2);
-    }
-    else {
-        gateway_reply_error (req, 405, "method_not_allowed", "use GET, PUT or DELETE");
-        return;
-    }
-    hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
-    hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
-
-    zmq_msg_t msg;
-    hsn_env_t env;
-    if (call_backend (t, req, rid, &msg, &env))
-        return;
-    /*  The data document; the request body it once held was sent already. */
-    gateway_json_buf_t *d = &t->json;
-    gateway_json_buf_reset (d);
-    gateway_json_buf_append (d, "{\"namespace\":", 13);
-    gateway_json_append_str (d, ns, nslen);
-    gateway_json_buf_append (d, ",\"key\":", 7);
-    gateway_json_append_str (d, key, keylen);
-    uint64_t ttl = 0;
-    char num[64];
-    if (op == HSN_OP_CACHE_GET) {
-        const hsn_mp_obj_t *v = &env.fields[HSN_FIELD_VALUE];
-        gateway_json_buf_append (d, ",\"value\":", 9);
-        if (!hsn_env_has (&env, HSN_FIELD_VALUE)
-            || gateway_json_from_mp (v->raw, v->raw_len, HSN_PROTO_MAX_DEPTH, d)) {
-            zmq_msg_close (&msg);
-            gateway_reply_error (req, 502, "malformed", "the cache returned an unreadable value");
-            return;
-        }
-        const char *level = "l2";
-        size_t llen = 2;
-        hsn_env_str (&env, HSN_FIELD_LEVEL, &level, &llen);
-        gateway_json_buf_append (d, ",\"level\":", 9);
-        gateway_json_append_str (d, level, llen);
-        hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
-        gateway_json_buf_append (d, num, (size_t) snprintf (num, sizeof num, ",\"ttl\":%llu}",
-                                                            (unsigned long long) ttl));
-        char cc[64];
-        snprintf (cc, sizeof cc, "max-age=%llu", (unsigned long long) ttl);
-        req->cache_control = cc;
-        zmq_msg_close (&msg);
-        gateway_reply_ok (req, 200, d->data, d->len);
-        return;
-    }
-    if (op == HSN_OP_CACHE_SET) {
-        hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
-        gateway_json_buf_append (d, num, (size_t) snprintf (num, sizeof num, ",\"ttl\":%llu}",
-                                                            (unsigned long long) ttl));
-    }
-    else
-        gateway_json_buf_append (d, ",\"deleted\":true}", 16);
-    zmq_msg_close (&msg);
-    gateway_reply_ok (req, 200, d->data, d->len);
-}
-
-static void
-route_health (gw_thread_t *t, gateway_req_t *req)
-{
-    uint64_t rid = hsn_client_next_rid (t->client);
-    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_MONITOR,
-                   HSN_OP_MONITOR_HEALTH, 0, 0);
-    zmq_msg_t msg;
-    hsn_env_t env;
-    if (call_backend (t, req, rid, &msg, &env))
-        return;
-    const hsn_mp_obj_t *res = &env.fields[HSN_FIELD_RESULT];
-    gateway_json_buf_reset (&t->json);
-    if (!hsn_env_has (&env, HSN_FIELD_RESULT)
-        || gateway_json_from_mp (res->raw, res->raw_len, HSN_PROTO_MAX_DEPTH, &t->json)) {
-        zmq_msg_close (&msg);
-        gateway_reply_error (req, 502, "malformed", "the monitor sent an unreadable report");
-        return;
-    }
-    /*  503 when the monitor judges the cluster unhealthy, so load balancers
-     *  and orchestrators can act on the status code alone. */
-    bool unhealthy = false;
-    if (res->type == HSN_MP_MAP) {
-        hsn_mp_reader_t r;
-        hsn_mp_reader_of (&r, res);
-        for (uint32_t i = 0; i < res->v.c.count; i++) {
-            hsn_mp_obj_t k, v;
-            if (hsn_mp_get (&r, &k, HSN_PROTO_MAX_DEPTH) || hsn_mp_get (&r, &v, HSN_PROTO_MAX_DEPTH))
-                break;
-            if (hsn_mp_str_eq (&k, "status"))
-                unhealthy = hsn_mp_str_eq (&v, "unhealthy");
-        }
-    }
-    zmq_msg_close (&msg);
-    gateway_reply_ok (req, unhealthy ? 503 : 200, t->json.data, t->json.len);
 }
 
 static int
@@ -319,20 +95,11 @@ on_request (struct mg_connection *conn, void *cbdata)
     int route = ROUTE_OTHER;
     if (strncmp (uri, cache_prefix, sizeof cache_prefix - 1) == 0) {
         route = ROUTE_CACHE;
-        const char *ns = uri + sizeof cache_prefix - 1;
-        const char *slash = strchr (ns, '/');
-        if (slash && slash > ns && slash[1])
-            route_cache_key (t, &req, method, ns, (size_t) (slash - ns), slash + 1,
-                             strlen (slash + 1));
-        else
-            gateway_reply_error (&req, 404, "not_found", "use /api/cache/{namespace}/{key}");
+        gateway_cache_route (t, &req, method, uri + sizeof cache_prefix - 1);
     }
     else if (strcmp (uri, "/api/optimization/health") == 0) {
         route = ROUTE_HEALTH;
-        if (strcmp (method, "GET") == 0)
-            route_health (t, &req);
-        else
-            gateway_reply_error (&req, 405, "method_not_allowed", "use GET");
+        gateway_health_route (t, &req, method);
     }
     else
         gateway_reply_error (&req, 404, "not_found", "no such route");

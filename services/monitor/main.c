@@ -37,7 +37,7 @@ main (void)
     monitor_registry_t *registry = monitor_registry_new (expected, forget_s * 1000);
     monitor_service_t *svc = NULL;
     hsn_replica_t replica;
-    hsn_replica_config_t rcfg = { 16, handle, &svc, NULL, { NULL } };
+    hsn_replica_config_t rcfg = { 16, handle, &svc, NULL, NULL, { NULL } };
     if (hsn_replica_start (&replica, &rt, &rcfg)) {
         hsn_log (HSN_LOG_ERROR, "config", "invalid BROKER_ENDPOINT '%s' or MONITOR_ENDPOINT '%s'",
                  rt.broker_endpoint, rt.monitor_endpoint);

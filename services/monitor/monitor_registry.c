@@ -139,7 +139,7 @@ forget_old (monitor_registry_t *self, int64_t now_ms)
     zlistx_t *old = zlistx_new ();
     for (replica_t *r = (replica_t *) zhashx_first (self->replicas); r;
          r = (replica_t *) zhashx_next (self->replicas))
-        if (now_ms - r->last_seen_ms > self->forget_ms)
+        if (now_ms - r->last_seen_ms > 3 * (int64_t) r->interval_ms + self->forget_ms)
             zlistx_add_end (old, (void *) zhashx_cursor (self->replicas));
     for (const char *k = (const char *) zlistx_first (old); k;
          k = (const char *) zlistx_next (old)) {
@@ -229,6 +229,8 @@ monitor_services_mask (const char *list, uint32_t *mask)
 {
     uint32_t m = 0;
     char buf[256];
+    if (strlen (list) >= sizeof buf)
+        return -EINVAL;                 /* never parse a truncated list */
     snprintf (buf, sizeof buf, "%s", list);
     char *save = NULL;
     for (char *tok = strtok_r (buf, ", ", &save); tok; tok = strtok_r (NULL, ", ", &save)) {

@@ -42,7 +42,7 @@ main (void)
         return 2;
     }
     hsn_replica_t replica;
-    hsn_replica_config_t rcfg = { 1, handle, NULL, NULL, { "postgresql", NULL } };
+    hsn_replica_config_t rcfg = { 1, handle, NULL, NULL, NULL, { "postgresql", NULL } };
     if (hsn_replica_start (&replica, &rt, &rcfg)) {
         hsn_log (HSN_LOG_ERROR, "config", "invalid BROKER_ENDPOINT '%s' or MONITOR_ENDPOINT '%s'",
                  rt.broker_endpoint, rt.monitor_endpoint);

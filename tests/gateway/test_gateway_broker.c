@@ -101,7 +101,7 @@ echo_actor (zsock_t *pipe, void *args)
     char replica[32];
     snprintf (replica, sizeof replica, "echo-%u", a->id);
     hsn_worker_config_t cfg = { tcp_ep, HSN_SERVICE_CACHE, replica, a->credits, HB_MS,
-                                echo_handle, a };
+                                echo_handle, a, NULL };
     hsn_worker_t *w = hsn_worker_new (loop, &cfg);
     zloop_reader (loop, pipe, on_pipe, w);
     zsock_signal (pipe, 0);

@@ -61,6 +61,17 @@ wait_replicas (const char *service, int want, int timeout_ms)
                    timeout_ms, hsn_stack_replicas_up (stack, service));
 }
 
+static bool
+stats_coherent (void *arg)
+{
+    hsn_http_resp_t r;
+    if (hsn_stack_get (stack, "/api/cache/stats", &r))
+        return false;
+    bool yes = r.status == 200 && r.body && strstr (r.body, "\"coherent\":true");
+    hsn_http_resp_free (&r);
+    return yes;
+}
+
 static hsn_proc_t *
 add_cache (void)
 {
@@ -88,7 +99,9 @@ START_TEST (put_then_get_returns_the_value)
     char expect[256];
     snprintf (expect, sizeof expect, "\"value\":%s", doc);
     ck_assert_msg (strstr (r.body, expect), "body: %s", r.body);
-    ck_assert_ptr_nonnull (strstr (r.body, "\"level\":\"l2\""));
+    /*  Written through this replica's L1 (a miss would read Redis: l2). */
+    ck_assert_msg (strstr (r.body, "\"level\":\"l1\"") || strstr (r.body, "\"level\":\"l2\""),
+                   "body: %s", r.body);
     ck_assert_ptr_nonnull (strstr (r.body, "\"request_id\":\"test-req-1\""));
     ck_assert_str_eq (hsn_http_header (&r, "X-Request-Id"), "test-req-1");
     const char *cc = hsn_http_header (&r, "Cache-Control");
@@ -208,7 +221,7 @@ START_TEST (bad_input_gets_clear_4xx)
     ck_assert_int_eq (status_of ("PUT", "/api/cache/ns/k", NULL), 400);
     ck_assert_int_eq (status_of ("POST", "/api/cache/ns/k", "1"), 405);
     ck_assert_int_eq (status_of ("GET", "/api/nothing", NULL), 404);
-    ck_assert_int_eq (status_of ("GET", "/api/cache/ns", NULL), 404);
+    ck_assert_int_eq (status_of ("GET", "/api/cache/ns", NULL), 405);
 
     /*  A key over 512 bytes, a value over 1 MiB, a body over the limit. */
     char path[1024] = "/api/cache/ns/";
@@ -242,16 +255,29 @@ START_TEST (bad_input_gets_clear_4xx)
 }
 END_TEST
 
-START_TEST (redis_down_answers_503_fast_and_recovers)
+START_TEST (redis_down_serves_hot_keys_fails_misses_fast_and_recovers)
 {
     add_cache ();
     wait_replicas ("cache", 1, 5000);
+    /*  Wait until the replica is subscribed to invalidations (it fills L1
+     *  only then), then make "a" hot. */
+    ck_assert (hsn_wait_until (stats_coherent, NULL, 5000));
     ck_assert_int_eq (status_of ("PUT", "/api/cache/ns/a", "1"), 200);
+    hsn_http_resp_t r;
+    ck_assert_int_eq (http ("GET", "/api/cache/ns/a", NULL, &r), 200);
+    ck_assert_msg (strstr (r.body, "\"level\":\"l1\""), "body: %s", r.body);
+    hsn_http_resp_free (&r);
+
     ck_assert_int_eq (hsn_redis_kill (stack->redis, SIGKILL), 0);
     int64_t t0 = hsn_now_ms ();
-    ck_assert_int_eq (status_of ("GET", "/api/cache/ns/a", NULL), 503);
+    /*  The hot key is still served; a miss and a write fail fast. */
+    ck_assert_int_eq (http ("GET", "/api/cache/ns/a", NULL, &r), 200);
+    ck_assert_msg (strstr (r.body, "\"level\":\"l1\""), "body: %s", r.body);
+    hsn_http_resp_free (&r);
+    ck_assert_int_eq (status_of ("GET", "/api/cache/ns/cold", NULL), 503);
     ck_assert_int_eq (status_of ("PUT", "/api/cache/ns/b", "2"), 503);
     ck_assert_int_lt (hsn_now_ms () - t0, 1500);
+
     ck_assert_int_eq (hsn_redis_restart (stack->redis), 0);
     int64_t deadline = hsn_now_ms () + 5000;
     long st = 0;
@@ -275,7 +301,7 @@ suite (void)
     tcase_add_test (tc, replica_joins_and_a_killed_one_leaves_while_requests_succeed);
     tcase_add_test (tc, sigterm_drains_and_exits_zero);
     tcase_add_test (tc, bad_input_gets_clear_4xx);
-    tcase_add_test (tc, redis_down_answers_503_fast_and_recovers);
+    tcase_add_test (tc, redis_down_serves_hot_keys_fails_misses_fast_and_recovers);
     suite_add_tcase (s, tc);
     return s;
 }

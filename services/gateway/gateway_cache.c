@@ -1,0 +1,337 @@
+/*  gateway_cache: the /api/cache routes.
+ *
+ *    GET|PUT|DELETE /api/cache/{ns}/{key}   (PUT: ?ttl=s&tags=a,b)
+ *    POST   /api/cache/{ns}/_mget           {"keys": [...]}
+ *    DELETE /api/cache/{ns}
+ *    POST   /api/cache/_invalidate          {"tags": [...]}
+ *    GET    /api/cache/stats
+ */
+#include "gateway_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/*  Start a cache request envelope in t->enc; returns its request id. */
+static uint64_t
+begin (gw_thread_t *t, uint32_t op, uint32_t nfields)
+{
+    uint64_t rid = hsn_client_next_rid (t->client);
+    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_CACHE, op, 0, nfields);
+    return rid;
+}
+
+static void
+append_uint (gateway_json_buf_t *d, const char *fmt, uint64_t v)
+{
+    char num[64];
+    int n = snprintf (num, sizeof num, fmt, (unsigned long long) v);
+    gateway_json_buf_append (d, num, (size_t) n);
+}
+
+/*  {"namespace":..,"key":.. -- the start every key reply shares. */
+static gateway_json_buf_t *
+data_start (gw_thread_t *t, const char *ns, size_t nslen, const char *key, size_t keylen)
+{
+    gateway_json_buf_t *d = &t->json;
+    gateway_json_buf_reset (d);
+    gateway_json_buf_append (d, "{\"namespace\":", 13);
+    gateway_json_append_str (d, ns, nslen);
+    if (key) {
+        gateway_json_buf_append (d, ",\"key\":", 7);
+        gateway_json_append_str (d, key, keylen);
+    }
+    return d;
+}
+
+/*  ?tags=a,b as a msgpack array field. Returns 0, or -1 after a 400. */
+static int
+encode_tags_param (gw_thread_t *t, gateway_req_t *req, const char *tags)
+{
+    size_t n = 1;
+    for (const char *p = tags; *p; p++)
+        n += *p == ',';
+    if (n > 16 || strlen (tags) == 0) {
+        gateway_reply_error (req, 400, "bad_request", "tags: 1 to 16 comma-separated names");
+        return -1;
+    }
+    hsn_enc_key (&t->enc, HSN_FIELD_TAGS);
+    msgpack_pack_array (&t->enc.pk, n);
+    const char *p = tags;
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr (p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        msgpack_pack_str (&t->enc.pk, len);
+        msgpack_pack_str_body (&t->enc.pk, p, len);
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
+static void
+key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
+         const char *key, size_t keylen)
+{
+    uint64_t rid = begin (t, HSN_OP_CACHE_GET, 2);
+    hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
+    hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call (t, req, rid, &msg, &env))
+        return;
+    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
+    const hsn_mp_obj_t *v = &env.fields[HSN_FIELD_VALUE];
+    gateway_json_buf_append (d, ",\"value\":", 9);
+    if (!hsn_env_has (&env, HSN_FIELD_VALUE)
+        || gateway_json_from_mp (v->raw, v->raw_len, HSN_PROTO_MAX_DEPTH, d)) {
+        zmq_msg_close (&msg);
+        gateway_reply_error (req, 502, "malformed", "the cache returned an unreadable value");
+        return;
+    }
+    const char *level = "l2";
+    size_t llen = 2;
+    uint64_t ttl = 0;
+    hsn_env_str (&env, HSN_FIELD_LEVEL, &level, &llen);
+    hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
+    gateway_json_buf_append (d, ",\"level\":", 9);
+    gateway_json_append_str (d, level, llen);
+    append_uint (d, ",\"ttl\":%llu}", ttl);
+    zmq_msg_close (&msg);
+    char cc[64];
+    snprintf (cc, sizeof cc, "max-age=%llu", (unsigned long long) ttl);
+    req->cache_control = cc;
+    gateway_reply_ok (req, 200, d->data, d->len);
+}
+
+static void
+key_put (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
+         const char *key, size_t keylen)
+{
+    const struct mg_request_info *ri = mg_get_request_info (req->conn);
+    bool bad = false;
+    uint64_t ttl = 0;
+    bool has_ttl = gateway_query_uint (ri->query_string, "ttl", &ttl, &bad);
+    if (bad || (has_ttl && ttl == 0)) {
+        gateway_reply_error (req, 400, "bad_request", "ttl must be a positive integer (seconds)");
+        return;
+    }
+    char tags[16 * 130];
+    bool has_tags = ri->query_string
+                    && mg_get_var (ri->query_string, strlen (ri->query_string), "tags",
+                                   tags, sizeof tags) >= 0;
+    if (gateway_read_json (t, req))
+        return;
+    uint64_t rid = begin (t, HSN_OP_CACHE_SET, 3 + has_ttl + has_tags);
+    hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
+    hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
+    hsn_enc_raw (&t->enc, HSN_FIELD_VALUE, t->mp.data, t->mp.size);
+    if (has_ttl)
+        hsn_enc_uint (&t->enc, HSN_FIELD_TTL, ttl);
+    if (has_tags && encode_tags_param (t, req, tags))
+        return;
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call (t, req, rid, &msg, &env))
+        return;
+    hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
+    zmq_msg_close (&msg);
+    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
+    append_uint (d, ",\"ttl\":%llu}", ttl);
+    gateway_reply_ok (req, 200, d->data, d->len);
+}
+
+static void
+key_delete (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
+            const char *key, size_t keylen)
+{
+    uint64_t rid = begin (t, HSN_OP_CACHE_DELETE, 2);
+    hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
+    hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call (t, req, rid, &msg, &env))
+        return;
+    zmq_msg_close (&msg);
+    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
+    gateway_json_buf_append (d, ",\"deleted\":true}", 16);
+    gateway_reply_ok (req, 200, d->data, d->len);
+}
+
+static void
+mget (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen)
+{
+    if (gateway_read_json (t, req))
+        return;
+    hsn_mp_obj_t keys;
+    if (gateway_mp_member (t->mp.data, t->mp.size, "keys", &keys) || keys.type != HSN_MP_ARRAY) {
+        gateway_reply_error (req, 400, "bad_request", "the body must be {\"keys\": [...]}");
+        return;
+    }
+    uint64_t rid = begin (t, HSN_OP_CACHE_MGET, 2);
+    hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
+    hsn_enc_raw (&t->enc, HSN_FIELD_KEYS, keys.raw, keys.raw_len);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call (t, req, rid, &msg, &env))
+        return;
+    /*  {"namespace":..,"items":{"k":{"value":..,"ttl":..,"level":..}|null}} */
+    gateway_json_buf_t *d = data_start (t, ns, nslen, NULL, 0);
+    gateway_json_buf_append (d, ",\"items\":{", 10);
+    const hsn_mp_obj_t *res = &env.fields[HSN_FIELD_RESULT];
+    hsn_mp_reader_t kr, rr;
+    hsn_mp_reader_of (&kr, &keys);
+    bool ok = hsn_env_has (&env, HSN_FIELD_RESULT) && res->type == HSN_MP_ARRAY
+              && res->v.c.count == keys.v.c.count;
+    if (ok)
+        hsn_mp_reader_of (&rr, res);
+    for (uint32_t i = 0; ok && i < keys.v.c.count; i++) {
+        hsn_mp_obj_t k, item, v, ttl, level;
+        ok = hsn_mp_get (&kr, &k, 1) == 0 && hsn_mp_get (&rr, &item, HSN_PROTO_MAX_DEPTH) == 0;
+        if (!ok)
+            break;
+        if (i)
+            gateway_json_buf_append (d, ",", 1);
+        gateway_json_append_str (d, k.v.s.ptr, k.v.s.len);
+        gateway_json_buf_append (d, ":", 1);
+        if (item.type == HSN_MP_NIL) {
+            gateway_json_buf_append (d, "null", 4);
+            continue;
+        }
+        hsn_mp_reader_t ir;
+        hsn_mp_reader_of (&ir, &item);
+        ok = item.type == HSN_MP_ARRAY && item.v.c.count == 3
+             && hsn_mp_get (&ir, &v, HSN_PROTO_MAX_DEPTH) == 0
+             && hsn_mp_get (&ir, &ttl, 1) == 0 && ttl.type == HSN_MP_UINT
+             && hsn_mp_get (&ir, &level, 1) == 0 && level.type == HSN_MP_STR;
+        if (!ok)
+            break;
+        gateway_json_buf_append (d, "{\"value\":", 9);
+        ok = gateway_json_from_mp (v.raw, v.raw_len, HSN_PROTO_MAX_DEPTH, d) == 0;
+        append_uint (d, ",\"ttl\":%llu,\"level\":", ttl.v.u);
+        gateway_json_append_str (d, level.v.s.ptr, level.v.s.len);
+        gateway_json_buf_append (d, "}", 1);
+    }
+    zmq_msg_close (&msg);
+    if (!ok) {
+        gateway_reply_error (req, 502, "malformed", "the cache returned an unreadable result");
+        return;
+    }
+    gateway_json_buf_append (d, "}}", 2);
+    gateway_reply_ok (req, 200, d->data, d->len);
+}
+
+static void
+delete_namespace (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen)
+{
+    uint64_t rid = begin (t, HSN_OP_CACHE_DELETE_NS, 1);
+    hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call (t, req, rid, &msg, &env))
+        return;
+    uint64_t n = 0;
+    hsn_env_uint (&env, HSN_FIELD_COUNT, &n);
+    zmq_msg_close (&msg);
+    gateway_json_buf_t *d = data_start (t, ns, nslen, NULL, 0);
+    append_uint (d, ",\"deleted\":%llu}", n);
+    gateway_reply_ok (req, 200, d->data, d->len);
+}
+
+static void
+invalidate (gw_thread_t *t, gateway_req_t *req)
+{
+    if (gateway_read_json (t, req))
+        return;
+    hsn_mp_obj_t tags;
+    if (gateway_mp_member (t->mp.data, t->mp.size, "tags", &tags) || tags.type != HSN_MP_ARRAY) {
+        gateway_reply_error (req, 400, "bad_request", "the body must be {\"tags\": [...]}");
+        return;
+    }
+    uint64_t rid = begin (t, HSN_OP_CACHE_INVALIDATE_TAGS, 1);
+    hsn_enc_raw (&t->enc, HSN_FIELD_TAGS, tags.raw, tags.raw_len);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call (t, req, rid, &msg, &env))
+        return;
+    uint64_t n = 0;
+    hsn_env_uint (&env, HSN_FIELD_COUNT, &n);
+    zmq_msg_close (&msg);
+    gateway_json_buf_t *d = &t->json;
+    gateway_json_buf_reset (d);
+    append_uint (d, "{\"invalidated\":%llu}", n);
+    gateway_reply_ok (req, 200, d->data, d->len);
+}
+
+static void
+stats (gw_thread_t *t, gateway_req_t *req)
+{
+    uint64_t rid = begin (t, HSN_OP_CACHE_STATS, 0);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call (t, req, rid, &msg, &env))
+        return;
+    const hsn_mp_obj_t *res = &env.fields[HSN_FIELD_RESULT];
+    gateway_json_buf_reset (&t->json);
+    int rc = hsn_env_has (&env, HSN_FIELD_RESULT)
+             ? gateway_json_from_mp (res->raw, res->raw_len, HSN_PROTO_MAX_DEPTH, &t->json) : -1;
+    zmq_msg_close (&msg);
+    if (rc)
+        gateway_reply_error (req, 502, "malformed", "the cache returned unreadable stats");
+    else
+        gateway_reply_ok (req, 200, t->json.data, t->json.len);
+}
+
+static bool
+is (const char *method, const char *want)
+{
+    return strcmp (method, want) == 0;
+}
+
+void
+gateway_cache_route (gw_thread_t *t, gateway_req_t *req, const char *method, const char *path)
+{
+    if (strcmp (path, "stats") == 0) {
+        if (is (method, "GET"))
+            stats (t, req);
+        else
+            gateway_reply_error (req, 405, "method_not_allowed", "use GET");
+        return;
+    }
+    if (strcmp (path, "_invalidate") == 0) {
+        if (is (method, "POST"))
+            invalidate (t, req);
+        else
+            gateway_reply_error (req, 405, "method_not_allowed", "use POST");
+        return;
+    }
+    const char *slash = strchr (path, '/');
+    size_t nslen = slash ? (size_t) (slash - path) : strlen (path);
+    if (nslen == 0) {
+        gateway_reply_error (req, 404, "not_found", "use /api/cache/{namespace}/{key}");
+        return;
+    }
+    if (!slash || !slash[1]) {
+        if (is (method, "DELETE"))
+            delete_namespace (t, req, path, nslen);
+        else
+            gateway_reply_error (req, 405, "method_not_allowed",
+                                 "DELETE a namespace, or use /api/cache/{namespace}/{key}");
+        return;
+    }
+    const char *key = slash + 1;
+    size_t keylen = strlen (key);
+    if (strcmp (key, "_mget") == 0) {
+        if (is (method, "POST"))
+            mget (t, req, path, nslen);
+        else
+            gateway_reply_error (req, 405, "method_not_allowed", "use POST");
+        return;
+    }
+    if (is (method, "GET"))
+        key_get (t, req, path, nslen, key, keylen);
+    else if (is (method, "PUT"))
+        key_put (t, req, path, nslen, key, keylen);
+    else if (is (method, "DELETE"))
+        key_delete (t, req, path, nslen, key, keylen);
+    else
+        gateway_reply_error (req, 405, "method_not_allowed", "use GET, PUT or DELETE");
+}

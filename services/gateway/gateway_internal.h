@@ -1,0 +1,53 @@
+/*  gateway_internal: what the gateway's route modules share (not public).
+ *
+ *  gateway_http.c    server, threads, dispatch, request metrics
+ *  gateway_call.c    calling a backend through the broker, request bodies
+ *  gateway_cache.c   /api/cache routes
+ *  gateway_health.c  /api/optimization routes
+ */
+#ifndef GATEWAY_INTERNAL_H
+#define GATEWAY_INTERNAL_H
+
+#include "gateway_http.h"
+#include "gateway_json.h"
+#include "gateway_reply.h"
+#include "hsn_client.h"
+
+/*  What each civetweb worker thread owns. */
+typedef struct {
+    const gateway_http_config_t *cfg;
+    hsn_client_t *client;
+    hsn_enc_t enc;
+    gateway_json_buf_t body, out, json;
+    msgpack_sbuffer mp;
+} gw_thread_t;
+
+/*  Send the envelope in t->enc (request id rid) and decode the reply into
+ *  env; on any failure (timeout, error status) answer the HTTP client and
+ *  return -1. On 0 the reply frame is in *msg: the caller reads env's
+ *  fields, then closes it. */
+int gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
+                  hsn_env_t *env);
+
+/*  Read the whole request body into t->json. Returns 0, or -1 after
+ *  answering 413 (over the limit) or 400 (empty). */
+int gateway_read_body (gw_thread_t *t, gateway_req_t *req);
+
+/*  Read the JSON body and convert it to msgpack in t->mp. Returns 0, or -1
+ *  after answering 4xx. */
+int gateway_read_json (gw_thread_t *t, gateway_req_t *req);
+
+/*  Query parameter name as an unsigned integer. Returns true when present
+ *  and valid; sets *bad when present and invalid. */
+bool gateway_query_uint (const char *qs, const char *name, uint64_t *out, bool *bad);
+
+/*  In the msgpack map mp (from gateway_read_json), the value of key; 0 or
+ *  -ENOENT. */
+int gateway_mp_member (const void *mp, size_t len, const char *key, hsn_mp_obj_t *out);
+
+/*  Route handlers: path is what follows the route's prefix. */
+void gateway_cache_route (gw_thread_t *t, gateway_req_t *req, const char *method,
+                          const char *path);
+void gateway_health_route (gw_thread_t *t, gateway_req_t *req, const char *method);
+
+#endif
