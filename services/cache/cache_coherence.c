@@ -20,7 +20,7 @@ cache_coherent (const cache_service_t *self)
 static void
 flush (cache_service_t *self)
 {
-    cache_store_clear (self->l1);
+    hsn_store_clear (self->l1);
     hsn_counter_add (self->flushes, 1);
 }
 
@@ -33,7 +33,7 @@ on_inval (hsn_inval_kind_t kind, uint64_t origin, const char *payload, size_t le
     hsn_counter_add (self->inval_received, 1);
     switch (kind) {
         case HSN_INVAL_KEY:
-            cache_store_del (self->l1, payload, len);
+            hsn_store_del (self->l1, payload, len);
             break;
         case HSN_INVAL_NS: {
             char prefix[CACHE_NS_MAX + 2];
@@ -41,11 +41,11 @@ on_inval (hsn_inval_kind_t kind, uint64_t origin, const char *payload, size_t le
                 return;
             memcpy (prefix, payload, len);
             prefix[len] = ':';
-            cache_store_del_prefix (self->l1, prefix, len + 1);
+            hsn_store_del_prefix (self->l1, prefix, len + 1);
             break;
         }
         case HSN_INVAL_TAG:
-            cache_store_del_tag (self->l1, payload, len);
+            hsn_store_del_tag (self->l1, payload, len);
             break;
         case HSN_INVAL_ALL:
             flush (self);

@@ -8,7 +8,7 @@
 #define CACHE_INTERNAL_H
 
 #include "cache_service.h"
-#include "cache_store.h"
+#include "hsn_store.h"
 #include "hsn_inval.h"
 #include "hsn_rconn.h"
 
@@ -50,7 +50,7 @@ typedef struct {
 struct cache_service {
     cache_service_config_t cfg;
     hsn_rconn_t *redis;
-    cache_store_t *l1;
+    hsn_store_t *l1;
     zloop_t *loop;
     hsn_inval_sub_t *sub;
     zmq_pollitem_t sub_item;

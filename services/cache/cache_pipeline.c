@@ -109,7 +109,7 @@ append (cache_service_t *self, redisContext *c, pending_t *p)
                 const uint8_t *v;
                 size_t vlen;
                 int64_t exp;
-                if (cache_store_get (self->l1, p->keys[i], p->key_lens[i], now, &v, &vlen,
+                if (hsn_store_get (self->l1, p->keys[i], p->key_lens[i], now, &v, &vlen,
                                      &exp) == 0) {
                     p->mvals[i] = (uint8_t *) malloc (vlen);
                     memcpy (p->mvals[i], v, vlen);
@@ -193,7 +193,7 @@ take_value (cache_service_t *self, const char *key, size_t klen, redisReply *get
     /*  No fill while deaf to invalidations: the entry could go stale. */
     if (cache_coherent (self)) {
         int64_t now = hsn_now_ms ();
-        cache_store_put (self->l1, key, klen, st->value, st->vlen, now, now + ms,
+        hsn_store_put (self->l1, key, klen, st->value, st->vlen, now, now + ms,
                          st->tags, st->tag_lens, st->ntags);
     }
     return 0;
@@ -300,7 +300,7 @@ answer (cache_service_t *self, hsn_worker_t *w, pending_t *p, redisReply **r)
             /*  Write-through: this replica's next read is an L1 hit. */
             if (cache_coherent (self)) {
                 int64_t now = hsn_now_ms ();
-                cache_store_put (self->l1, p->key, p->klen, p->value, p->vlen, now,
+                hsn_store_put (self->l1, p->key, p->klen, p->value, p->vlen, now,
                                  now + (int64_t) p->ttl * 1000, (const char *const *) p->tags,
                                  p->tag_lens, p->ntags);
             }

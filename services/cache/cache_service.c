@@ -106,8 +106,8 @@ cache_service_new (const cache_service_config_t *cfg, zloop_t *loop, char *err,
         free (self);
         return NULL;
     }
-    cache_store_config_t scfg = { cfg->max_entries, cfg->max_bytes, cfg->jitter_pct };
-    self->l1 = cache_store_new (&scfg);
+    hsn_store_config_t scfg = { cfg->max_entries, cfg->max_bytes, cfg->jitter_pct };
+    self->l1 = hsn_store_new (&scfg);
     hsn_enc_init (&self->enc);
     msgpack_sbuffer_init (&self->scratch);
     self->origin = ((uint64_t) randof (0x7fffffff) << 32) ^ (uint64_t) getpid ()
@@ -160,7 +160,7 @@ cache_service_destroy (cache_service_t **self_p)
     for (size_t i = 0; i < self->npending; i++)
         cache_pending_free (&self->pending[i]);
     free (self->pending);
-    cache_store_destroy (&self->l1);
+    hsn_store_destroy (&self->l1);
     hsn_rconn_destroy (&self->redis);
     hsn_enc_release (&self->enc);
     msgpack_sbuffer_destroy (&self->scratch);
@@ -364,7 +364,15 @@ do_get (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
     const uint8_t *value;
     size_t vlen;
     int64_t expires, now = hsn_now_ms ();
-    if (cache_store_get (self->l1, key, klen, now, &value, &vlen, &expires) == 0) {
+    /*  LEVEL "l2" asks for a read from Redis: the gateway fills its
+     *  near-cache only from such reads, which cannot predate a write whose
+     *  invalidation it has already applied (this L1 might not have yet). */
+    const char *level;
+    size_t level_len;
+    bool from_l2 = hsn_env_str (req, HSN_FIELD_LEVEL, &level, &level_len) == 0
+                   && level_len == 2 && memcmp (level, "l2", 2) == 0;
+    if (!from_l2
+        && hsn_store_get (self->l1, key, klen, now, &value, &vlen, &expires) == 0) {
         hsn_counter_add (self->hits_l1, 1);
         hsn_counter_add (ns->hits_l1, 1);
         cache_reply_value (self, w, route, req, value, vlen, ttl_left (expires, now), "l1");
@@ -472,7 +480,7 @@ do_set (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
     p->ttl = ttl;
     hsn_counter_add (ns->sets, 1);
     /*  Later reads in this batch must miss L1 and read after the write. */
-    cache_store_del (self->l1, key, klen);
+    hsn_store_del (self->l1, key, klen);
     pending_fence (self, key, klen);
 }
 
@@ -488,7 +496,7 @@ do_delete (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
         free (key);
         return;
     }
-    cache_store_del (self->l1, key, klen);
+    hsn_store_del (self->l1, key, klen);
     pending_fence (self, key, klen);
     pending_t *p = pending_add (self, P_DEL, route, req);
     p->key = key;
@@ -511,7 +519,7 @@ do_delete_ns (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
     char prefix[CACHE_NS_MAX + 2];
     memcpy (prefix, ns, nslen);
     prefix[nslen] = ':';
-    cache_store_del_prefix (self->l1, prefix, nslen + 1);
+    hsn_store_del_prefix (self->l1, prefix, nslen + 1);
     pending_t *p = pending_add (self, P_DEL_NS, route, req);
     p->key = strndup (ns, nslen);
     p->klen = nslen;
@@ -529,7 +537,7 @@ do_invalidate_tags (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *r
         return;
     }
     for (size_t i = 0; i < p->ntags; i++)
-        cache_store_del_tag (self->l1, p->tags[i], p->tag_lens[i]);
+        hsn_store_del_tag (self->l1, p->tags[i], p->tag_lens[i]);
 }
 
 static void
@@ -545,8 +553,8 @@ static void
 do_stats (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
           const hsn_env_t *req)
 {
-    cache_store_stats_t st;
-    cache_store_stats (self->l1, &st);
+    hsn_store_stats_t st;
+    hsn_store_stats (self->l1, &st);
     hsn_enc_begin (&self->enc, HSN_KIND_REPLY, req->rid, req->service, req->op,
                    HSN_STATUS_OK, 1);
     hsn_enc_key (&self->enc, HSN_FIELD_RESULT);

@@ -1,6 +1,6 @@
 /*  cache_service: the cache replica's request handler.
  *
- *  Two levels in the replica: L1, an in-process store (cache_store), and L2,
+ *  Two levels in the replica: L1, an in-process store (hsn_store), and L2,
  *  Redis, where values live as msgpack [value, [tags]] under hsn:c:<ns>:<key>
  *  with their TTL. A read is answered by L1 when it can; misses of one batch
  *  go to Redis in one pipeline, and concurrent misses of one key in it are

@@ -8,6 +8,8 @@
  */
 #include "gateway_internal.h"
 
+#include "hsn_time.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -67,20 +69,63 @@ encode_tags_param (gw_thread_t *t, gateway_req_t *req, const char *tags)
     return 0;
 }
 
+/*  "ns:key", the near-cache's key (and the L1's). 0 when too long. */
+static size_t
+near_key (char *buf, size_t cap, const char *ns, size_t nslen, const char *key, size_t keylen)
+{
+    if (nslen + 1 + keylen > cap)
+        return 0;
+    memcpy (buf, ns, nslen);
+    buf[nslen] = ':';
+    memcpy (buf + nslen + 1, key, keylen);
+    return nslen + 1 + keylen;
+}
+
+/*  Finish a GET's data: ,"level":..,"ttl":..} and reply with max-age. */
+static void
+reply_value (gateway_req_t *req, gateway_json_buf_t *d, const char *level, size_t llen,
+             uint64_t ttl)
+{
+    gateway_json_buf_append (d, ",\"level\":", 9);
+    gateway_json_append_str (d, level, llen);
+    append_uint (d, ",\"ttl\":%llu}", ttl);
+    char cc[64];
+    snprintf (cc, sizeof cc, "max-age=%llu", (unsigned long long) ttl);
+    req->cache_control = cc;
+    gateway_reply_ok (req, 200, d->data, d->len);
+}
+
 static void
 key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
          const char *key, size_t keylen)
 {
-    uint64_t rid = begin (t, HSN_OP_CACHE_GET, 2);
+    gateway_near_t *near = t->cfg->near;
+    char nkey[1024];
+    size_t nklen = near ? near_key (nkey, sizeof nkey, ns, nslen, key, keylen) : 0;
+    int64_t now = hsn_now_ms ();
+    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
+    gateway_json_buf_append (d, ",\"value\":", 9);
+    int64_t expires;
+    if (nklen && gateway_near_get (near, nkey, nklen, now, d, &expires) == 0) {
+        reply_value (req, d, "near", 4, (uint64_t) ((expires - now + 999) / 1000));
+        return;
+    }
+    /*  A near-cache fill needs a read from Redis taken after this ticket. */
+    bool fill = nklen && gateway_near_up (near);
+    uint64_t ticket = fill ? gateway_near_ticket (near) : 0;
+    uint64_t rid = begin (t, HSN_OP_CACHE_GET, fill ? 3 : 2);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
+    if (fill)
+        hsn_enc_str (&t->enc, HSN_FIELD_LEVEL, "l2", 2);
     zmq_msg_t msg;
     hsn_env_t env;
     if (gateway_call (t, req, rid, &msg, &env))
         return;
-    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
-    const hsn_mp_obj_t *v = &env.fields[HSN_FIELD_VALUE];
+    d = data_start (t, ns, nslen, key, keylen);
     gateway_json_buf_append (d, ",\"value\":", 9);
+    size_t value_at = d->len;
+    const hsn_mp_obj_t *v = &env.fields[HSN_FIELD_VALUE];
     if (!hsn_env_has (&env, HSN_FIELD_VALUE)
         || gateway_json_from_mp (v->raw, v->raw_len, HSN_PROTO_MAX_DEPTH, d)) {
         zmq_msg_close (&msg);
@@ -92,14 +137,26 @@ key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     uint64_t ttl = 0;
     hsn_env_str (&env, HSN_FIELD_LEVEL, &level, &llen);
     hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
-    gateway_json_buf_append (d, ",\"level\":", 9);
-    gateway_json_append_str (d, level, llen);
-    append_uint (d, ",\"ttl\":%llu}", ttl);
+    char level_copy[8];
+    snprintf (level_copy, sizeof level_copy, "%.*s", (int) (llen < 7 ? llen : 7), level);
     zmq_msg_close (&msg);
-    char cc[64];
-    snprintf (cc, sizeof cc, "max-age=%llu", (unsigned long long) ttl);
-    req->cache_control = cc;
-    gateway_reply_ok (req, 200, d->data, d->len);
+    /*  TTL comes in whole seconds rounded up: keep one second less, so the
+     *  near copy never outlives the value. */
+    if (fill && ttl > 1)
+        gateway_near_put (near, ticket, nkey, nklen, d->data + value_at, d->len - value_at,
+                          now, now + (int64_t) (ttl - 1) * 1000);
+    reply_value (req, d, level_copy, strlen (level_copy), ttl);
+}
+
+/*  A write through this gateway: its next read must not be the old copy
+ *  (the invalidation channel would also drop it, a moment later). */
+static void
+near_drop (gw_thread_t *t, const char *ns, size_t nslen, const char *key, size_t keylen)
+{
+    char nkey[1024];
+    size_t nklen = t->cfg->near ? near_key (nkey, sizeof nkey, ns, nslen, key, keylen) : 0;
+    if (nklen)
+        gateway_near_del (t->cfg->near, nkey, nklen);
 }
 
 static void
@@ -134,6 +191,7 @@ key_put (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
         return;
     hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
     zmq_msg_close (&msg);
+    near_drop (t, ns, nslen, key, keylen);
     gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
     append_uint (d, ",\"ttl\":%llu}", ttl);
     gateway_reply_ok (req, 200, d->data, d->len);
@@ -151,6 +209,7 @@ key_delete (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     if (gateway_call (t, req, rid, &msg, &env))
         return;
     zmq_msg_close (&msg);
+    near_drop (t, ns, nslen, key, keylen);
     gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
     gateway_json_buf_append (d, ",\"deleted\":true}", 16);
     gateway_reply_ok (req, 200, d->data, d->len);
@@ -231,6 +290,8 @@ delete_namespace (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nsl
     uint64_t n = 0;
     hsn_env_uint (&env, HSN_FIELD_COUNT, &n);
     zmq_msg_close (&msg);
+    if (t->cfg->near)
+        gateway_near_del_ns (t->cfg->near, ns, nslen);
     gateway_json_buf_t *d = data_start (t, ns, nslen, NULL, 0);
     append_uint (d, ",\"deleted\":%llu}", n);
     gateway_reply_ok (req, 200, d->data, d->len);
@@ -255,6 +316,8 @@ invalidate (gw_thread_t *t, gateway_req_t *req)
     uint64_t n = 0;
     hsn_env_uint (&env, HSN_FIELD_COUNT, &n);
     zmq_msg_close (&msg);
+    if (t->cfg->near)
+        gateway_near_flush (t->cfg->near);
     gateway_json_buf_t *d = &t->json;
     gateway_json_buf_reset (d);
     append_uint (d, "{\"invalidated\":%llu}", n);

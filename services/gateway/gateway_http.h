@@ -8,6 +8,7 @@
 #define GATEWAY_HTTP_H
 
 #include <stdint.h>
+#include "gateway_near.h"
 #include "hsn_metrics.h"
 
 typedef struct gateway_http gateway_http_t;
@@ -20,6 +21,7 @@ typedef struct {
     uint32_t max_body_bytes;        /* request bodies above: 413 */
     uint32_t keepalive_ms;          /* idle keep-alive connections closed after */
     hsn_metrics_t *metrics;         /* request counts and latency; may be NULL */
+    gateway_near_t *near;           /* near-cache of cache reads; may be NULL */
 } gateway_http_config_t;
 
 /*  Start listening. Returns NULL (and logs nothing) when civetweb cannot

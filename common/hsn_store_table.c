@@ -1,5 +1,5 @@
-/*  cache_store_table: chained hash table with incremental resize, for
- *  cache_store's entries and tags. See cache_store_int.h.
+/*  hsn_store_table: chained hash table with incremental resize, for
+ *  hsn_store's entries and tags. See hsn_store_int.h.
  *
  *  Why incremental: doubling a table of a million entries at once means
  *  reading every entry's header (a cache miss each), tens of milliseconds
@@ -7,7 +7,7 @@
  *  only allocates the new array (calloc: pages come zeroed from the
  *  kernel), then every insert or remove moves a few old buckets, as Redis
  *  does; lookups search the not-yet-moved old bucket and the new one. */
-#include "cache_store_int.h"
+#include "hsn_store_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/*  Randomized tests of cache_store against a naive model, and the big
+/*  Randomized tests of hsn_store against a naive model, and the big
  *  ones: 1M entries, resizes up and down under lookups.
  *
  *  model_exact: bounds too large to evict; every answer and counter must
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/cache_store.h"
+#include "hsn_store.h"
 #include "tests/harness/hsn_test.h"
 
 #define NTAGS   8
@@ -51,7 +51,7 @@ typedef struct {
     int64_t ttl_max;            /* ms */
     unsigned bulk;              /* per mille of ops: del_prefix, del_tag */
     bool exact, lru;            /* answers must match; evictions predicted */
-    cache_store_config_t cfg;
+    hsn_store_config_t cfg;
 } run_t;
 
 static const char *s_tag_names[NTAGS] = { "t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7" };
@@ -66,11 +66,11 @@ static void
 run_model (const run_t *r, size_t ops, uint64_t seed)
 {
     s_rng = seed;
-    cache_store_t *s = cache_store_new (&r->cfg);
+    hsn_store_t *s = hsn_store_new (&r->cfg);
     ck_assert_ptr_nonnull (s);
     slot_t *m = calloc (r->nkeys, sizeof *m);
     ck_assert_ptr_nonnull (m);
-    cache_store_stats_t want = { 0 };
+    hsn_store_stats_t want = { 0 };
     int64_t now = 1000;
     uint64_t tick = 0;
     char key[32];
@@ -86,7 +86,7 @@ run_model (const run_t *r, size_t ops, uint64_t seed)
             const uint8_t *v;
             size_t vlen;
             int64_t exp;
-            int rc = cache_store_get (s, key, klen, now, &v, &vlen, &exp);
+            int rc = hsn_store_get (s, key, klen, now, &v, &vlen, &exp);
             if (rc == 0) {
                 ck_assert_msg (sl->stored, "op %zu: hit on a key never written or deleted", op);
                 ck_assert_uint_eq (vlen, sl->vlen);
@@ -124,7 +124,7 @@ run_model (const run_t *r, size_t ops, uint64_t seed)
                 lens[i] = 2;
                 mask |= 1u << t;
             }
-            int rc = cache_store_put (s, key, klen, value, vlen, now, expires, tags, lens, ntags);
+            int rc = hsn_store_put (s, key, klen, value, vlen, now, expires, tags, lens, ntags);
             ck_assert_int_eq (rc, 0);
             if (r->exact) {
                 if (!sl->stored)
@@ -152,7 +152,7 @@ run_model (const run_t *r, size_t ops, uint64_t seed)
             want.inserts++;
         }
         else if (what < 900) {                                  /* del */
-            int rc = cache_store_del (s, key, klen);
+            int rc = hsn_store_del (s, key, klen);
             if (r->exact)
                 ck_assert_int_eq (rc, sl->stored ? 0 : -ENOENT);
             else if (rc == 0)
@@ -173,8 +173,8 @@ run_model (const run_t *r, size_t ops, uint64_t seed)
                     m[i].stored = false;
                 }
             }
-            size_t n = by_tag ? cache_store_del_tag (s, s_tag_names[g], 2)
-                              : cache_store_del_prefix (s, prefix, (size_t) plen);
+            size_t n = by_tag ? hsn_store_del_tag (s, s_tag_names[g], 2)
+                              : hsn_store_del_prefix (s, prefix, (size_t) plen);
             if (r->exact) {
                 ck_assert_uint_eq (n, expect);
                 want.entries -= expect;
@@ -183,11 +183,11 @@ run_model (const run_t *r, size_t ops, uint64_t seed)
                 ck_assert_uint_le (n, expect);
         }
         else if (!r->exact) {                                   /* active expiry */
-            size_t n = cache_store_expire (s, now, 1 + rnd_below (20));
+            size_t n = hsn_store_expire (s, now, 1 + rnd_below (20));
             ck_assert_uint_le (n, 20);
         }
-        cache_store_stats_t st;
-        cache_store_stats (s, &st);
+        hsn_store_stats_t st;
+        hsn_store_stats (s, &st);
         ck_assert_uint_le (st.entries, r->cfg.max_entries);
         ck_assert_uint_le (st.bytes, r->cfg.max_bytes);
         ck_assert (st.entries > 0 || st.bytes == 0);
@@ -201,14 +201,14 @@ run_model (const run_t *r, size_t ops, uint64_t seed)
             ck_assert_uint_eq (st.expirations, want.expirations);
         }
     }
-    cache_store_stats_t st;
-    cache_store_stats (s, &st);
+    hsn_store_stats_t st;
+    hsn_store_stats (s, &st);
     /*  The bounds did bind, and the victims were both kinds. */
     if (!r->exact || r->lru) {
         ck_assert_uint_gt (st.evictions, 1000);
         ck_assert_uint_gt (st.expirations, 100);
     }
-    cache_store_destroy (&s);
+    hsn_store_destroy (&s);
     free (m);
 }
 
@@ -238,8 +238,8 @@ END_TEST
  *  is between two bucket arrays. */
 START_TEST (test_resize)
 {
-    cache_store_config_t cfg = { 1000000, (size_t) 1 << 32, 0 };
-    cache_store_t *s = cache_store_new (&cfg);
+    hsn_store_config_t cfg = { 1000000, (size_t) 1 << 32, 0 };
+    hsn_store_t *s = hsn_store_new (&cfg);
     char key[32];
     const size_t n = 200000;
     s_rng = 0x5eed5eed5eed5eedULL;
@@ -248,57 +248,57 @@ START_TEST (test_resize)
     int64_t exp;
     for (size_t i = 0; i < n; i++) {
         size_t klen = key_of (i, key, sizeof key);
-        ck_assert_int_eq (cache_store_put (s, key, klen, &i, sizeof i, 0, 1000, NULL, NULL, 0), 0);
+        ck_assert_int_eq (hsn_store_put (s, key, klen, &i, sizeof i, 0, 1000, NULL, NULL, 0), 0);
         /*  One earlier key, found wherever it is. */
         size_t j = rnd_below (i + 1);
         klen = key_of (j, key, sizeof key);
-        ck_assert_int_eq (cache_store_get (s, key, klen, 0, &v, &vlen, &exp), 0);
+        ck_assert_int_eq (hsn_store_get (s, key, klen, 0, &v, &vlen, &exp), 0);
         ck_assert_mem_eq (v, &j, sizeof j);
     }
     for (size_t i = 0; i < n; i++)
         if (i % 1000 != 7) {
             size_t klen = key_of (i, key, sizeof key);
-            ck_assert_int_eq (cache_store_del (s, key, klen), 0);
+            ck_assert_int_eq (hsn_store_del (s, key, klen), 0);
         }
     for (size_t i = 0; i < n; i++) {
         size_t klen = key_of (i, key, sizeof key);
-        int rc = cache_store_get (s, key, klen, 0, &v, &vlen, &exp);
+        int rc = hsn_store_get (s, key, klen, 0, &v, &vlen, &exp);
         ck_assert_int_eq (rc, i % 1000 == 7 ? 0 : -ENOENT);
     }
     for (size_t i = n; i < n + 50000; i++) {
         size_t klen = key_of (i, key, sizeof key);
-        ck_assert_int_eq (cache_store_put (s, key, klen, &i, sizeof i, 0, 1000, NULL, NULL, 0), 0);
+        ck_assert_int_eq (hsn_store_put (s, key, klen, &i, sizeof i, 0, 1000, NULL, NULL, 0), 0);
     }
     for (size_t i = 0; i < n + 50000; i++) {
         size_t klen = key_of (i, key, sizeof key);
-        int rc = cache_store_get (s, key, klen, 0, &v, &vlen, &exp);
+        int rc = hsn_store_get (s, key, klen, 0, &v, &vlen, &exp);
         ck_assert_int_eq (rc, (i % 1000 == 7 || i >= n) ? 0 : -ENOENT);
         if (rc == 0)
             ck_assert_mem_eq (v, &i, sizeof i);
     }
-    cache_store_stats_t st;
-    cache_store_stats (s, &st);
+    hsn_store_stats_t st;
+    hsn_store_stats (s, &st);
     ck_assert_uint_eq (st.entries, 200 + 50000);
-    cache_store_destroy (&s);
+    hsn_store_destroy (&s);
 }
 END_TEST
 
 START_TEST (test_million)
 {
     const size_t n = 1000000;
-    cache_store_config_t cfg = { n, (size_t) 1 << 34, 10 };
-    cache_store_t *s = cache_store_new (&cfg);
+    hsn_store_config_t cfg = { n, (size_t) 1 << 34, 10 };
+    hsn_store_t *s = hsn_store_new (&cfg);
     char key[32];
     uint8_t value[100];
     memset (value, 'v', sizeof value);
     for (size_t i = 0; i < n; i++) {
         size_t klen = (size_t) snprintf (key, sizeof key, "bench:k%013zu", i);
         memcpy (value, &i, sizeof i);
-        ck_assert_int_eq (cache_store_put (s, key, klen, value, sizeof value, 0, 3600000,
+        ck_assert_int_eq (hsn_store_put (s, key, klen, value, sizeof value, 0, 3600000,
                                            NULL, NULL, 0), 0);
     }
-    cache_store_stats_t st;
-    cache_store_stats (s, &st);
+    hsn_store_stats_t st;
+    hsn_store_stats (s, &st);
     ck_assert_uint_eq (st.entries, n);
     ck_assert_uint_eq (st.evictions, 0);
     const uint8_t *v;
@@ -306,27 +306,27 @@ START_TEST (test_million)
     int64_t exp;
     for (size_t i = 0; i < n; i++) {
         size_t klen = (size_t) snprintf (key, sizeof key, "bench:k%013zu", i);
-        ck_assert_int_eq (cache_store_get (s, key, klen, 1, &v, &vlen, &exp), 0);
+        ck_assert_int_eq (hsn_store_get (s, key, klen, 1, &v, &vlen, &exp), 0);
         ck_assert_uint_eq (vlen, 100);
         ck_assert_mem_eq (v, &i, sizeof i);
     }
     /*  Full: one more evicts the least recently read, key 0. */
-    ck_assert_int_eq (cache_store_put (s, "new", 3, "x", 1, 2, 3600000, NULL, NULL, 0), 0);
-    ck_assert_int_eq (cache_store_get (s, "bench:k0000000000000", 20, 2, &v, &vlen, &exp),
+    ck_assert_int_eq (hsn_store_put (s, "new", 3, "x", 1, 2, 3600000, NULL, NULL, 0), 0);
+    ck_assert_int_eq (hsn_store_get (s, "bench:k0000000000000", 20, 2, &v, &vlen, &exp),
                       -ENOENT);
-    ck_assert_int_eq (cache_store_get (s, "bench:k0000000000001", 20, 2, &v, &vlen, &exp), 0);
-    ck_assert_uint_eq (cache_store_del_prefix (s, "bench:k00000000000", 18), 99);
-    cache_store_stats (s, &st);
+    ck_assert_int_eq (hsn_store_get (s, "bench:k0000000000001", 20, 2, &v, &vlen, &exp), 0);
+    ck_assert_uint_eq (hsn_store_del_prefix (s, "bench:k00000000000", 18), 99);
+    hsn_store_stats (s, &st);
     ck_assert_uint_eq (st.entries, n - 99);
     ck_assert_uint_eq (st.evictions, 1);
-    cache_store_destroy (&s);
+    hsn_store_destroy (&s);
 }
 END_TEST
 
 static Suite *
 suite (void)
 {
-    Suite *s = suite_create ("cache_store_model");
+    Suite *s = suite_create ("hsn_store_model");
     TCase *tc = tcase_create ("model");
     /*  Big loops: generous under sanitizers. */
     tcase_set_timeout (tc, 300);

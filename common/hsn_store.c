@@ -1,6 +1,6 @@
-/*  cache_store: entries, LRU order, expiry and the public API. See
- *  cache_store.h for the contract, cache_store_int.h for the layout. */
-#include "cache_store_int.h"
+/*  hsn_store: entries, LRU order, expiry and the public API. See
+ *  hsn_store.h for the contract, hsn_store_int.h for the layout. */
+#include "hsn_store_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,25 +27,26 @@ random_u64 (void)
     /*  No entropy yet (early boot): still different per process and call. */
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    static uint64_t calls;
-    return cs_mix ((uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 30) ^ ++calls,
+    static uint64_t calls;      /* atomic: stores may be made on several threads */
+    uint64_t n = __atomic_add_fetch (&calls, 1, __ATOMIC_RELAXED);
+    return cs_mix ((uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 30) ^ n,
                    (uint64_t) getpid () ^ CS_P2);
 }
 
 /*  wyrand */
 static uint64_t
-next_random (cache_store_t *self)
+next_random (hsn_store_t *self)
 {
     self->rng += CS_P0;
     return cs_mix (self->rng, self->rng ^ CS_P1);
 }
 
-cache_store_t *
-cache_store_new (const cache_store_config_t *cfg)
+hsn_store_t *
+hsn_store_new (const hsn_store_config_t *cfg)
 {
     if (!cfg || cfg->max_entries < 1 || cfg->max_bytes < 1024 || cfg->jitter_pct > 50)
         return NULL;
-    cache_store_t *self = calloc (1, sizeof *self);
+    hsn_store_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->cfg = *cfg;
@@ -64,7 +65,7 @@ cache_store_new (const cache_store_config_t *cfg)
     return self;
 }
 
-/*  What e is charged (see cache_store.h); read before its tags go. */
+/*  What e is charged (see hsn_store.h); read before its tags go. */
 static size_t
 entry_charge (cs_entry_t *e)
 {
@@ -78,9 +79,9 @@ entry_charge (cs_entry_t *e)
 }
 
 static inline void
-lru_unlink (cache_store_t *self, cs_lru_t *l)
+lru_unlink (hsn_store_t *self, cs_lru_t *l)
 {
-    /*  Keep cache_store_expire's cursor on a live entry: the next newer. */
+    /*  Keep hsn_store_expire's cursor on a live entry: the next newer. */
     if (self->sweep == l)
         self->sweep = l->prev != &self->lru ? l->prev : NULL;
     l->prev->next = l->next;
@@ -88,7 +89,7 @@ lru_unlink (cache_store_t *self, cs_lru_t *l)
 }
 
 static inline void
-lru_push (cache_store_t *self, cs_lru_t *l)
+lru_push (hsn_store_t *self, cs_lru_t *l)
 {
     l->prev = &self->lru;
     l->next = self->lru.next;
@@ -99,7 +100,7 @@ lru_push (cache_store_t *self, cs_lru_t *l)
 /*  Remove e from everything and free it. Counts nothing but entries and
  *  bytes: callers count why. */
 static void
-entry_drop (cache_store_t *self, cs_entry_t *e)
+entry_drop (hsn_store_t *self, cs_entry_t *e)
 {
     self->st.bytes -= entry_charge (e);
     self->st.entries--;
@@ -111,7 +112,7 @@ entry_drop (cache_store_t *self, cs_entry_t *e)
 }
 
 static inline cs_entry_t *
-lookup (const cache_store_t *self, const char *key, size_t klen, uint32_t h)
+lookup (const hsn_store_t *self, const char *key, size_t klen, uint32_t h)
 {
     for (int w = 0; w < 2; w++)
         for (cs_node_t *n = cs_table_chain (&self->table, h, w); n; n = n->next) {
@@ -123,13 +124,13 @@ lookup (const cache_store_t *self, const char *key, size_t klen, uint32_t h)
 }
 
 int
-cache_store_get (cache_store_t *self, const char *key, size_t klen, int64_t now_ms,
+hsn_store_get (hsn_store_t *self, const char *key, size_t klen, int64_t now_ms,
                  const uint8_t **value, size_t *vlen, int64_t *expires_ms)
 {
     if (!self || !value || !vlen || !expires_ms || (!key && klen))
         return -EINVAL;
     cs_entry_t *e = NULL;
-    if (klen > 0 && klen <= CACHE_STORE_KEY_MAX)
+    if (klen > 0 && klen <= HSN_STORE_KEY_MAX)
         e = lookup (self, key, klen, (uint32_t) cs_hash (key, klen, self->seed));
     if (!e) {
         self->st.misses++;
@@ -156,7 +157,7 @@ cache_store_get (cache_store_t *self, const char *key, size_t klen, int64_t now_
  *  left, so that a burst of writes with one TTL does not come back as a
  *  burst of misses. Stays > now_ms: at most half the time left goes. */
 static int64_t
-jittered (cache_store_t *self, int64_t now_ms, int64_t expires_ms)
+jittered (hsn_store_t *self, int64_t now_ms, int64_t expires_ms)
 {
     uint64_t left = (uint64_t) expires_ms - (uint64_t) now_ms;   /* > 0, no overflow */
     uint64_t pct = self->cfg.jitter_pct;
@@ -169,7 +170,7 @@ jittered (cache_store_t *self, int64_t now_ms, int64_t expires_ms)
 
 /*  Make room by dropping the least recently used entry. */
 static void
-evict_one (cache_store_t *self, int64_t now_ms)
+evict_one (hsn_store_t *self, int64_t now_ms)
 {
     cs_entry_t *e = entry_of (self->lru.prev);
     if (now_ms >= e->expires_ms)
@@ -180,20 +181,20 @@ evict_one (cache_store_t *self, int64_t now_ms)
 }
 
 int
-cache_store_put (cache_store_t *self, const char *key, size_t klen,
+hsn_store_put (hsn_store_t *self, const char *key, size_t klen,
                  const void *value, size_t vlen, int64_t now_ms, int64_t expires_ms,
                  const char *const tags[], const size_t tag_lens[], size_t ntags)
 {
-    if (!self || !key || klen == 0 || klen > CACHE_STORE_KEY_MAX || (!value && vlen)
-        || vlen > UINT32_MAX || expires_ms <= now_ms || ntags > CACHE_STORE_TAGS_MAX
+    if (!self || !key || klen == 0 || klen > HSN_STORE_KEY_MAX || (!value && vlen)
+        || vlen > UINT32_MAX || expires_ms <= now_ms || ntags > HSN_STORE_TAGS_MAX
         || (ntags && (!tags || !tag_lens)))
         return -EINVAL;
     /*  Distinct tags only: a tag listed twice would link the entry twice
      *  into one list. At most 16, so quadratic is fine. */
-    uint8_t idx[CACHE_STORE_TAGS_MAX];
+    uint8_t idx[HSN_STORE_TAGS_MAX];
     size_t nidx = 0, charge = 0;
     for (size_t i = 0; i < ntags; i++) {
-        if (!tags[i] || tag_lens[i] == 0 || tag_lens[i] > CACHE_STORE_TAG_MAX)
+        if (!tags[i] || tag_lens[i] == 0 || tag_lens[i] > HSN_STORE_TAG_MAX)
             return -EINVAL;
         bool dup = false;
         for (size_t j = 0; j < nidx && !dup; j++)
@@ -232,10 +233,11 @@ cache_store_put (cache_store_t *self, const char *key, size_t klen,
     cs_entry_t *old = lookup (self, key, klen, (uint32_t) h);
     if (old)
         entry_drop (self, old);
-    /*  Never empty while over a bound: charge <= max_bytes / 8 and
-     *  max_entries >= 1. */
-    while (self->st.entries + 1 > self->cfg.max_entries
-           || self->st.bytes + charge > self->cfg.max_bytes)
+    /*  The list cannot run dry first (charge <= max_bytes / 8 and
+     *  max_entries >= 1); the emptiness test only makes that local. */
+    while ((self->st.entries + 1 > self->cfg.max_entries
+            || self->st.bytes + charge > self->cfg.max_bytes)
+           && self->lru.prev != &self->lru)
         evict_one (self, now_ms);
     cs_table_insert (&self->table, &e->node);
     lru_push (self, &e->lru);
@@ -246,9 +248,9 @@ cache_store_put (cache_store_t *self, const char *key, size_t klen,
 }
 
 int
-cache_store_del (cache_store_t *self, const char *key, size_t klen)
+hsn_store_del (hsn_store_t *self, const char *key, size_t klen)
 {
-    if (!self || !key || klen == 0 || klen > CACHE_STORE_KEY_MAX)
+    if (!self || !key || klen == 0 || klen > HSN_STORE_KEY_MAX)
         return -ENOENT;
     cs_entry_t *e = lookup (self, key, klen, (uint32_t) cs_hash (key, klen, self->seed));
     if (!e)
@@ -258,7 +260,7 @@ cache_store_del (cache_store_t *self, const char *key, size_t klen)
 }
 
 size_t
-cache_store_del_prefix (cache_store_t *self, const char *prefix, size_t plen)
+hsn_store_del_prefix (hsn_store_t *self, const char *prefix, size_t plen)
 {
     if (!self || (!prefix && plen))
         return 0;
@@ -277,7 +279,7 @@ cache_store_del_prefix (cache_store_t *self, const char *prefix, size_t plen)
 }
 
 size_t
-cache_store_del_tag (cache_store_t *self, const char *tag, size_t tlen)
+hsn_store_del_tag (hsn_store_t *self, const char *tag, size_t tlen)
 {
     if (!self)
         return 0;
@@ -293,7 +295,7 @@ cache_store_del_tag (cache_store_t *self, const char *tag, size_t tlen)
 }
 
 void
-cache_store_clear (cache_store_t *self)
+hsn_store_clear (hsn_store_t *self)
 {
     if (!self)
         return;
@@ -312,7 +314,7 @@ cache_store_clear (cache_store_t *self)
 }
 
 size_t
-cache_store_expire (cache_store_t *self, int64_t now_ms, size_t max_visits)
+hsn_store_expire (hsn_store_t *self, int64_t now_ms, size_t max_visits)
 {
     if (!self)
         return 0;
@@ -331,7 +333,7 @@ cache_store_expire (cache_store_t *self, int64_t now_ms, size_t max_visits)
 }
 
 void
-cache_store_stats (const cache_store_t *self, cache_store_stats_t *out)
+hsn_store_stats (const hsn_store_t *self, hsn_store_stats_t *out)
 {
     if (!out)
         return;
@@ -342,12 +344,12 @@ cache_store_stats (const cache_store_t *self, cache_store_stats_t *out)
 }
 
 void
-cache_store_destroy (cache_store_t **self_p)
+hsn_store_destroy (hsn_store_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    cache_store_t *self = *self_p;
-    cache_store_clear (self);
+    hsn_store_t *self = *self_p;
+    hsn_store_clear (self);
     cs_table_fini (&self->table);
     cs_table_fini (&self->tags);
     free (self);

@@ -1,4 +1,4 @@
-/*  cache_store: the cache replica's in-process L1 store.
+/*  hsn_store: the cache replica's in-process L1 store.
  *
  *  A bounded key -> value map with per-entry expiry, exact LRU eviction
  *  and tags, for ONE thread (the replica's event loop): no locks, and no
@@ -25,13 +25,13 @@
  *  Functions returning int give 0 or a negative errno; on failure the
  *  outputs are untouched and the store is unchanged.
  */
-#ifndef CACHE_STORE_H
-#define CACHE_STORE_H
+#ifndef HSN_STORE_H
+#define HSN_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct cache_store cache_store_t;
+typedef struct hsn_store hsn_store_t;
 
 typedef struct {
     size_t max_entries;      /* >= 1 */
@@ -39,18 +39,18 @@ typedef struct {
     uint32_t jitter_pct;     /* 0..50: expiry shortened by a random 0..jitter_pct % of the
                                 remaining TTL at put, so entries written together do not
                                 expire together */
-} cache_store_config_t;
+} hsn_store_config_t;
 
-#define CACHE_STORE_KEY_MAX   65535   /* bytes */
-#define CACHE_STORE_TAG_MAX   255     /* bytes per tag */
-#define CACHE_STORE_TAGS_MAX  16      /* tags per entry */
+#define HSN_STORE_KEY_MAX   65535   /* bytes */
+#define HSN_STORE_TAG_MAX   255     /* bytes per tag */
+#define HSN_STORE_TAGS_MAX  16      /* tags per entry */
 
 /*  New empty store, or NULL when cfg is invalid (max_entries < 1,
  *  max_bytes < 1024, jitter_pct > 50) or memory is short. */
-cache_store_t *cache_store_new (const cache_store_config_t *cfg);
+hsn_store_t *hsn_store_new (const hsn_store_config_t *cfg);
 
 /*  Free the store and everything in it; NULL-safe, sets *self_p to NULL. */
-void cache_store_destroy (cache_store_t **self_p);
+void hsn_store_destroy (hsn_store_t **self_p);
 
 /*  Hit: 0, *value / *vlen point into the store (valid until the next put,
  *  del, del_prefix, del_tag, clear, expire, or an expiring get on this
@@ -58,46 +58,46 @@ void cache_store_destroy (cache_store_t **self_p);
  *  the most recently used. Miss or expired (now_ms >= expiry): -ENOENT; an
  *  expired entry is removed and counted as a miss and an expiration.
  *  -EINVAL for a NULL store or outputs. */
-int cache_store_get (cache_store_t *self, const char *key, size_t klen, int64_t now_ms,
+int hsn_store_get (hsn_store_t *self, const char *key, size_t klen, int64_t now_ms,
                      const uint8_t **value, size_t *vlen, int64_t *expires_ms);
 
 /*  Insert or replace key (copies key, value and tags; a replaced entry's
  *  tags are all dropped). expires_ms is absolute and must be > now_ms; the
  *  stored expiry is expires_ms minus a random 0..jitter_pct % of
- *  (expires_ms - now_ms), always > now_ms. Tags: up to CACHE_STORE_TAGS_MAX,
- *  each 1..CACHE_STORE_TAG_MAX bytes; a repeated tag counts once. Evicts
+ *  (expires_ms - now_ms), always > now_ms. Tags: up to HSN_STORE_TAGS_MAX,
+ *  each 1..HSN_STORE_TAG_MAX bytes; a repeated tag counts once. Evicts
  *  least-recently-used entries until the new one fits within max_entries
  *  and max_bytes (expired ones evicted this way count as expirations).
- *  -EINVAL: bad arguments (klen 0 or > CACHE_STORE_KEY_MAX, vlen > 4 GiB,
+ *  -EINVAL: bad arguments (klen 0 or > HSN_STORE_KEY_MAX, vlen > 4 GiB,
  *  expires_ms <= now_ms, tag count or length out of range, NULL pointers
  *  with non-zero lengths); -E2BIG: the entry's charge alone exceeds
  *  max_bytes / 8 (a single value must not flush the whole L1); -ENOMEM.
  *  Counts an insert on success. */
-int cache_store_put (cache_store_t *self, const char *key, size_t klen,
+int hsn_store_put (hsn_store_t *self, const char *key, size_t klen,
                      const void *value, size_t vlen, int64_t now_ms, int64_t expires_ms,
                      const char *const tags[], const size_t tag_lens[], size_t ntags);
 
-/*  Remove key: 0, or -ENOENT when absent (expired or not). */
-int cache_store_del (cache_store_t *self, const char *key, size_t klen);
+/*  Remove key: 0 when it was stored (expired or not), -ENOENT when not. */
+int hsn_store_del (hsn_store_t *self, const char *key, size_t klen);
 
 /*  Drop every entry whose key starts with prefix (namespace deletion: keys
  *  are "ns:key"; an empty prefix drops all). Returns how many. O(entries). */
-size_t cache_store_del_prefix (cache_store_t *self, const char *prefix, size_t plen);
+size_t hsn_store_del_prefix (hsn_store_t *self, const char *prefix, size_t plen);
 
 /*  Drop every entry carrying tag. Returns how many. O(entries with the
  *  tag): a tag index links each tag to its entries. */
-size_t cache_store_del_tag (cache_store_t *self, const char *tag, size_t tlen);
+size_t hsn_store_del_tag (hsn_store_t *self, const char *tag, size_t tlen);
 
 /*  Drop everything (stats counters other than entries and bytes stay);
  *  the table shrinks back to its initial size. */
-void cache_store_clear (cache_store_t *self);
+void hsn_store_clear (hsn_store_t *self);
 
 /*  Active expiry, for a periodic timer: look at up to max_visits entries,
  *  continuing round-robin (oldest use first) where the previous call
  *  stopped, and remove those expired at now_ms. Expired entries are
  *  otherwise only removed when read or evicted, and would hold memory.
  *  Returns how many were removed (counted as expirations). */
-size_t cache_store_expire (cache_store_t *self, int64_t now_ms, size_t max_visits);
+size_t hsn_store_expire (hsn_store_t *self, int64_t now_ms, size_t max_visits);
 
 typedef struct {
     uint64_t entries;       /* now */
@@ -107,9 +107,9 @@ typedef struct {
     uint64_t evictions;     /* removed for room while still valid */
     uint64_t expirations;   /* removed because expired (get, eviction, expire) */
     uint64_t inserts;       /* successful puts, replacements included */
-} cache_store_stats_t;
+} hsn_store_stats_t;
 
 /*  Snapshot of the counters; out zeroed when self is NULL. */
-void cache_store_stats (const cache_store_t *self, cache_store_stats_t *out);
+void hsn_store_stats (const hsn_store_t *self, hsn_store_stats_t *out);
 
 #endif

@@ -1,17 +1,17 @@
-/*  cache_store_tags: the tag index, so that dropping a tag costs the
- *  entries carrying it, not a scan of the store. See cache_store_int.h.
+/*  hsn_store_tags: the tag index, so that dropping a tag costs the
+ *  entries carrying it, not a scan of the store. See hsn_store_int.h.
  *
  *  Each distinct tag has one record (its name, stored once) heading a
  *  doubly linked list of links; the links live inside the entries' own
  *  allocations, so tagging costs no allocation per entry and an untagged
  *  entry pays nothing. */
-#include "cache_store_int.h"
+#include "hsn_store_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
 static uint32_t
-tag_hash (const cache_store_t *self, const char *tag, size_t tlen)
+tag_hash (const hsn_store_t *self, const char *tag, size_t tlen)
 {
     /*  Another stream than the keys' (seed + 1), for no reason but
      *  hygiene: the two tables never mix. */
@@ -19,7 +19,7 @@ tag_hash (const cache_store_t *self, const char *tag, size_t tlen)
 }
 
 static cs_tag_t *
-find (cache_store_t *self, const char *tag, size_t tlen, uint32_t h)
+find (hsn_store_t *self, const char *tag, size_t tlen, uint32_t h)
 {
     for (int w = 0; w < 2; w++)
         for (cs_node_t *n = cs_table_chain (&self->tags, h, w); n; n = n->next) {
@@ -31,15 +31,15 @@ find (cache_store_t *self, const char *tag, size_t tlen, uint32_t h)
 }
 
 cs_tag_t *
-cs_tags_find (cache_store_t *self, const char *tag, size_t tlen)
+cs_tags_find (hsn_store_t *self, const char *tag, size_t tlen)
 {
-    if (tlen == 0 || tlen > CACHE_STORE_TAG_MAX || !tag)
+    if (tlen == 0 || tlen > HSN_STORE_TAG_MAX || !tag)
         return NULL;
     return find (self, tag, tlen, tag_hash (self, tag, tlen));
 }
 
 static void
-unlink_one (cache_store_t *self, cs_tag_link_t *l)
+unlink_one (hsn_store_t *self, cs_tag_link_t *l)
 {
     cs_tag_t *t = l->tag;
     if (l->prev)
@@ -55,7 +55,7 @@ unlink_one (cache_store_t *self, cs_tag_link_t *l)
 }
 
 int
-cs_tags_link (cache_store_t *self, cs_entry_t *e, const char *const tags[],
+cs_tags_link (hsn_store_t *self, cs_entry_t *e, const char *const tags[],
               const size_t tag_lens[], const uint8_t idx[])
 {
     cs_tag_link_t *links = cs_entry_links (e);
@@ -92,7 +92,7 @@ cs_tags_link (cache_store_t *self, cs_entry_t *e, const char *const tags[],
 }
 
 void
-cs_tags_unlink (cache_store_t *self, cs_entry_t *e)
+cs_tags_unlink (hsn_store_t *self, cs_entry_t *e)
 {
     cs_tag_link_t *links = cs_entry_links (e);
     for (size_t i = 0; i < e->ntags; i++)
@@ -106,7 +106,7 @@ free_tag (cs_node_t *n, void *arg)
 }
 
 void
-cs_tags_clear (cache_store_t *self)
+cs_tags_clear (hsn_store_t *self)
 {
     cs_table_each (&self->tags, free_tag, NULL);
     cs_table_reset (&self->tags);

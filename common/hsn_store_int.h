@@ -1,18 +1,18 @@
-/*  cache_store_int: what cache_store's modules share (not public).
+/*  hsn_store_int: what hsn_store's modules share (not public).
  *
- *  cache_store.c        entries, LRU, the public API
- *  cache_store_table.c  chained hash table with incremental resize
- *  cache_store_tags.c   tag index: tag -> its entries
+ *  hsn_store.c        entries, LRU, the public API
+ *  hsn_store_table.c  chained hash table with incremental resize
+ *  hsn_store_tags.c   tag index: tag -> its entries
  */
-#ifndef CACHE_STORE_INT_H
-#define CACHE_STORE_INT_H
+#ifndef HSN_STORE_INT_H
+#define HSN_STORE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "cache_store.h"
+#include "hsn_store.h"
 
 /*  ---- hash ------------------------------------------------------------
  *  wyhash (final 4.2 structure, public domain): ~2 multiplies for a
@@ -104,7 +104,7 @@ cs_hash (const void *key, size_t len, uint64_t seed)
     return cs_mix (a ^ CS_P0 ^ len, b ^ CS_P1);
 }
 
-/*  ---- hash table (cache_store_table.c) --------------------------------
+/*  ---- hash table (hsn_store_table.c) --------------------------------
  *  Intrusive and chained: the owner embeds a cs_node_t at the start of its
  *  record and compares keys itself, so the table never calls back on the
  *  hot path. Buckets are a power of two; the table grows at load 1 and
@@ -227,18 +227,18 @@ cs_heap_size (size_t n)
 }
 
 /*  ---- the store ---------------------------------------------------------- */
-struct cache_store {
-    cache_store_config_t cfg;
+struct hsn_store {
+    hsn_store_config_t cfg;
     cs_table_t table;           /* cs_entry_t by key */
     cs_table_t tags;            /* cs_tag_t by name */
     cs_lru_t lru;               /* sentinel: next is the most recently used */
-    cs_lru_t *sweep;            /* cache_store_expire's next visit, or NULL */
+    cs_lru_t *sweep;            /* hsn_store_expire's next visit, or NULL */
     uint64_t seed;              /* hash seed, mixed */
     uint64_t rng;               /* jitter */
-    cache_store_stats_t st;
+    hsn_store_stats_t st;
 };
 
-/*  ---- tag index (cache_store_tags.c) --------------------------------------- */
+/*  ---- tag index (hsn_store_tags.c) --------------------------------------- */
 
 /*  Bytes charged for each tag an entry carries, beyond its link inside the
  *  entry: the whole tag record, as if the entry were its only user. */
@@ -251,17 +251,17 @@ cs_tag_charge (size_t tlen)
 /*  Link e (e->ntags already set, links uninitialised) to tags[idx[i]] for
  *  i < e->ntags, creating tag records as needed. 0, or -ENOMEM with
  *  nothing linked. */
-int cs_tags_link (cache_store_t *self, cs_entry_t *e, const char *const tags[],
+int cs_tags_link (hsn_store_t *self, cs_entry_t *e, const char *const tags[],
                   const size_t tag_lens[], const uint8_t idx[]);
 
 /*  Unlink e from all its tags, freeing records left empty. */
-void cs_tags_unlink (cache_store_t *self, cs_entry_t *e);
+void cs_tags_unlink (hsn_store_t *self, cs_entry_t *e);
 
 /*  The record of tag, or NULL. */
-cs_tag_t *cs_tags_find (cache_store_t *self, const char *tag, size_t tlen);
+cs_tag_t *cs_tags_find (hsn_store_t *self, const char *tag, size_t tlen);
 
 /*  Free every tag record (the entries' links are left dangling: for
  *  clearing everything). */
-void cs_tags_clear (cache_store_t *self);
+void cs_tags_clear (hsn_store_t *self);
 
 #endif

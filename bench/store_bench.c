@@ -1,8 +1,8 @@
-/*  cache_store_bench: memory per entry and GET latency of the L1 store.
+/*  hsn_store_bench: memory per entry and GET latency of the L1 store.
  *
- *      cc -O2 -Icommon -Iservices -o cache_store_bench bench/cache_store_bench.c \
- *          services/cache/cache_store*.c
- *      ./cache_store_bench [LOOKUPS]
+ *      cc -O2 -Icommon -Iservices -o hsn_store_bench bench/hsn_store_bench.c \
+ *          common/hsn_store*.c
+ *      ./hsn_store_bench [LOOKUPS]
  *
  *  Prints lines of space-separated fields (bench/scenarios/20-cache-l1.sh
  *  turns them into result rows):
@@ -33,7 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache/cache_store.h"
+#include "hsn_store.h"
 
 #define KLEN    20
 #define VLEN    100
@@ -74,13 +74,13 @@ heap_in_use (void)
     return mi.uordblks + mi.hblkhd;
 }
 
-static cache_store_t *
+static hsn_store_t *
 new_store (size_t entries)
 {
-    cache_store_config_t cfg = { entries, (size_t) 1 << 40, 10 };
-    cache_store_t *s = cache_store_new (&cfg);
+    hsn_store_config_t cfg = { entries, (size_t) 1 << 40, 10 };
+    hsn_store_t *s = hsn_store_new (&cfg);
     if (!s) {
-        fprintf (stderr, "cache_store_new failed\n");
+        fprintf (stderr, "hsn_store_new failed\n");
         exit (1);
     }
     return s;
@@ -92,14 +92,14 @@ static const int64_t EXPIRES = 1000000 + 3600 * 1000;
 /*  Fill s with keys 0..n-1 from keys (n * KLEN bytes); worst and mean
  *  single put into *max_ns / *mean_ns when not NULL. */
 static void
-fill (cache_store_t *s, const char *keys, size_t n, int64_t *max_ns, double *mean_ns)
+fill (hsn_store_t *s, const char *keys, size_t n, int64_t *max_ns, double *mean_ns)
 {
     uint8_t value[VLEN];
     memset (value, 'v', sizeof value);
     int64_t worst = 0, total = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t t0 = max_ns ? now_ns () : 0;
-        int rc = cache_store_put (s, keys + i * KLEN, KLEN, value, VLEN, NOW, EXPIRES,
+        int rc = hsn_store_put (s, keys + i * KLEN, KLEN, value, VLEN, NOW, EXPIRES,
                                   NULL, NULL, 0);
         if (max_ns) {
             int64_t dt = now_ns () - t0;
@@ -136,14 +136,14 @@ bench_mem (size_t n)
 {
     char *keys = make_keys (n);
     size_t before = heap_in_use ();
-    cache_store_t *s = new_store (n);
+    hsn_store_t *s = new_store (n);
     fill (s, keys, n, NULL, NULL);
     size_t after = heap_in_use ();
-    cache_store_stats_t st;
-    cache_store_stats (s, &st);
+    hsn_store_stats_t st;
+    hsn_store_stats (s, &st);
     printf ("mem %zu %.1f %.1f\n", n, (double) (after - before) / (double) n,
             (double) st.bytes / (double) n);
-    cache_store_destroy (&s);
+    hsn_store_destroy (&s);
     free (keys);
 }
 
@@ -205,7 +205,7 @@ static void
 bench_get (size_t n, size_t lookups, int zipf)
 {
     char *keys = make_keys (n);
-    cache_store_t *s = new_store (n);
+    hsn_store_t *s = new_store (n);
     int64_t put_max = 0;
     double put_mean = 0;
     fill (s, keys, n, &put_max, &put_mean);
@@ -232,7 +232,7 @@ bench_get (size_t n, size_t lookups, int zipf)
                 const uint8_t *v;
                 size_t vlen;
                 int64_t exp;
-                if (cache_store_get (s, batch_keys + i * KLEN, KLEN, NOW, &v, &vlen, &exp) == 0)
+                if (hsn_store_get (s, batch_keys + i * KLEN, KLEN, NOW, &v, &vlen, &exp) == 0)
                     sink += vlen;
                 else
                     misses++;
@@ -252,7 +252,7 @@ bench_get (size_t n, size_t lookups, int zipf)
     free (per);
     free (z.cdf);
     free (z.perm);
-    cache_store_destroy (&s);
+    hsn_store_destroy (&s);
     free (keys);
 }
 
