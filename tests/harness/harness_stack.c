@@ -20,7 +20,7 @@ gateway_ports (hsn_proc_t *gw, int *http, int *broker)
 }
 
 static hsn_stack_t *
-try_start (const char *expected, bool with_redis)
+try_start (const char *expected, bool with_redis, char *const gateway_env[])
 {
     hsn_stack_t *s = (hsn_stack_t *) calloc (1, sizeof *s);
     if (with_redis && !(s->redis = hsn_redis_start (NULL))) {
@@ -35,9 +35,14 @@ try_start (const char *expected, bool with_redis)
     snprintf (monitor_ep, sizeof monitor_ep, "MONITOR_ENDPOINT=tcp://127.0.0.1:%d", s->monitor_port);
     snprintf (monitor_bind, sizeof monitor_bind, "MONITOR_BIND=tcp://127.0.0.1:%d", s->monitor_port);
     snprintf (expect, sizeof expect, "MONITOR_EXPECTED_SERVICES=%s", expected);
-    char *gw_env[] = { monitor_ep, "BROKER_BIND=tcp://127.0.0.1:*", "GATEWAY_PORT=0",
-                       "GATEWAY_ADDR=127.0.0.1", "HEARTBEAT_INTERVAL_MS=200",
-                       "LOG_LEVEL=info", NULL };
+    char redis_url[96];
+    snprintf (redis_url, sizeof redis_url, "REDIS_URL=%s",
+              s->redis ? hsn_redis_url (s->redis) : "redis://127.0.0.1:1");
+    char *gw_env[24] = { monitor_ep, "BROKER_BIND=tcp://127.0.0.1:*", "GATEWAY_PORT=0",
+                         "GATEWAY_ADDR=127.0.0.1", "HEARTBEAT_INTERVAL_MS=200",
+                         "LOG_LEVEL=info", redis_url, NULL };
+    for (int i = 0, n = 7; gateway_env && gateway_env[i] && n < 23; i++)
+        gw_env[n++] = gateway_env[i];
     char *gw_argv[] = { "hsn-gateway", NULL };
     s->gateway = hsn_proc_start (hsn_bin ("hsn-gateway"), gw_argv, gw_env);
     if (!s->gateway || !hsn_proc_wait_log (s->gateway, "\"started\"", 10000)
@@ -77,8 +82,14 @@ monitor_sees_gateway (void *arg)
 hsn_stack_t *
 hsn_stack_start (const char *expected, bool with_redis)
 {
+    return hsn_stack_start_env (expected, with_redis, NULL);
+}
+
+hsn_stack_t *
+hsn_stack_start_env (const char *expected, bool with_redis, char *const gateway_env[])
+{
     for (int attempt = 0; attempt < 3; attempt++) {
-        hsn_stack_t *s = try_start (expected, with_redis);
+        hsn_stack_t *s = try_start (expected, with_redis, gateway_env);
         if (s && hsn_wait_until (monitor_sees_gateway, s, 10000))
             return s;
         hsn_stack_stop (&s);

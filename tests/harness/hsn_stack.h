@@ -25,6 +25,11 @@ typedef struct {
  *  gateway answers HTTP. NULL on failure (reason on stderr). */
 hsn_stack_t *hsn_stack_start (const char *expected, bool with_redis);
 
+/*  Same, with extra "K=V" entries for the gateway's environment (e.g.
+ *  "GATEWAY_NEAR_CACHE_SIZE=0"), NULL-terminated. */
+hsn_stack_t *hsn_stack_start_env (const char *expected, bool with_redis,
+                                  char *const gateway_env[]);
+
 /*  Start one more replica of service binary name ("hsn-cache"), with the
  *  stack's environment plus env_extra. Returns the process (owned by the
  *  stack) or NULL. */
