@@ -1,10 +1,12 @@
 #!/bin/sh
 # cache-get: GET of one small cached JSON value, hsn against webdis.
 #
-#   hsn:    wrk -> hsn-gateway (civetweb) -> broker -> hsn-cache -> Redis
-#           GET http://127.0.0.1:$GW/api/cache/bench/k1
-#   webdis: wrk -> webdis -> Redis
-#           GET http://127.0.0.1:$WD/GET/k1
+#   hsn-near: wrk -> hsn-gateway, answered by its near-cache (the hot key)
+#   hsn-l1:   near-cache off: gateway -> broker -> hsn-cache L1
+#   hsn-l2:   near-cache and L1 off: gateway -> broker -> hsn-cache -> Redis
+#             GET http://127.0.0.1:$GW/api/cache/bench/k1  (one stack each)
+#   webdis:   wrk -> webdis -> Redis
+#             GET http://127.0.0.1:$WD/GET/k1
 #
 # Both read the same Redis server (no persistence), holding the same bytes:
 # hsn under its own key (as msgpack, after PUT through the gateway), webdis
@@ -27,16 +29,14 @@ VALUE_ESCAPED=$(printf '%s' "$VALUE" | sed 's/\\/\\\\/g; s/"/\\"/g')
 D=$BENCH_DIR
 
 # shellcheck disable=SC2046
-set -- $(bench_free_ports 5)
-if [ $# -ne 5 ]; then
-    bench_fail "could not find 5 free loopback ports"
+set -- $(bench_free_ports 2)
+if [ $# -ne 2 ]; then
+    bench_fail "could not find free loopback ports"
     bench_end
 fi
-REDIS_PORT=$1 WEBDIS_PORT=$2 GW_PORT=$3 BROKER_PORT=$4 MONITOR_PORT=$5
+REDIS_PORT=$1 WEBDIS_PORT=$2
 TAG="bench$$"
-bench_log "ports: redis $REDIS_PORT, webdis $WEBDIS_PORT, gateway $GW_PORT, broker $BROKER_PORT, monitor $MONITOR_PORT"
-
-HSN_URL="http://127.0.0.1:$GW_PORT/api/cache/bench/k1"
+bench_log "ports: redis $REDIS_PORT, webdis $WEBDIS_PORT"
 WD_URL="http://127.0.0.1:$WEBDIS_PORT/GET/k1"
 
 # ---- redis ----------------------------------------------------------------
@@ -78,70 +78,11 @@ EOF
 bench_spawn webdis "$D/webdis.out" webdis "$D/webdis.json"
 WEBDIS_PID=$BENCH_LAST_PID
 
-# ---- hsn: monitor, gateway, cache -------------------------------------------
-# Exported to the three services (they read only what concerns them).
-export BROKER_ENDPOINT="tcp://127.0.0.1:$BROKER_PORT"
-export MONITOR_ENDPOINT="tcp://127.0.0.1:$MONITOR_PORT"
-export LOG_LEVEL=warn
-export SHUTDOWN_TIMEOUT_MS=2000
-bench_spawn hsn-monitor "$D/hsn-monitor.log" env HSN_REPLICA_ID="$TAG-monitor" \
-    MONITOR_BIND="tcp://127.0.0.1:$MONITOR_PORT" MONITOR_EXPECTED_SERVICES=gateway,cache,monitor \
-    "$HSN_BIN_DIR/hsn-monitor"
-MON_PID=$BENCH_LAST_PID
-bench_spawn hsn-gateway "$D/hsn-gateway.log" env HSN_REPLICA_ID="$TAG-gateway" \
-    BROKER_BIND="tcp://127.0.0.1:$BROKER_PORT" GATEWAY_ADDR=127.0.0.1 GATEWAY_PORT="$GW_PORT" \
-    "$HSN_BIN_DIR/hsn-gateway"
-GW_PID=$BENCH_LAST_PID
-bench_spawn hsn-cache "$D/hsn-cache.log" env HSN_REPLICA_ID="$TAG-cache" \
-    REDIS_URL="redis://127.0.0.1:$REDIS_PORT" "$HSN_BIN_DIR/hsn-cache"
-CACHE_PID=$BENCH_LAST_PID
-
-# ---- readiness ------------------------------------------------------------
+# ---- webdis: ready, right value, measured ---------------------------------
 webdis_ready () {
     bench_alive "$WEBDIS_PID" && bench_http_ok "$WD_URL"
 }
-WEBDIS_OK=1
-if ! bench_wait_until 10 "webdis on port $WEBDIS_PORT" webdis_ready; then
-    bench_check_alive webdis "$WEBDIS_PID" "$D/webdis.log"
-    bench_fail "webdis did not answer 200 on $WD_URL within 10s (last: HTTP $HTTP_CODE)"
-    WEBDIS_OK=0
-fi
-
-# Ready when the health report of *our* monitor (it names our replica ids)
-# says 200, i.e. gateway, cache and monitor are all up.
-hsn_ready () {
-    bench_alive "$GW_PID" && bench_alive "$CACHE_PID" && bench_alive "$MON_PID" \
-        && bench_http_ok "http://127.0.0.1:$GW_PORT/api/optimization/health" \
-        && body_has "\"$TAG-gateway\"" && body_has "\"$TAG-cache\"" \
-        && body_has "\"$TAG-monitor\""
-}
-body_has () {
-    case $HTTP_BODY in *"$1"*) return 0 ;; esac
-    return 1
-}
-HSN_OK=1
-if ! bench_wait_until 15 "hsn health 200 on port $GW_PORT" hsn_ready; then
-    bench_check_logs hsn-monitor "$MON_PID" "$D/hsn-monitor.log"
-    bench_check_logs hsn-gateway "$GW_PID" "$D/hsn-gateway.log"
-    bench_check_logs hsn-cache "$CACHE_PID" "$D/hsn-cache.log"
-    bench_fail "hsn did not become healthy within 15s (GET /api/optimization/health: HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-200))"
-    HSN_OK=0
-fi
-
-# ---- the value, and checks that each target serves it -----------------------
-HSN_BODY_B=- HSN_HDR_B=- WD_BODY_B=- WD_HDR_B=-
-check_hsn () {    # $1: "before" or "after" the load
-    if ! bench_http GET "$HSN_URL" || [ "$HTTP_CODE" != 200 ]; then
-        bench_fail "hsn GET $HSN_URL ($1 load): HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-200)"
-        return 1
-    fi
-    case $HTTP_BODY in
-        '{"success":true,'*"\"value\":$VALUE,"*) ;;
-        *) bench_fail "hsn GET $HSN_URL ($1 load): 200 but not the stored value: $(printf '%s' "$HTTP_BODY" | cut -c 1-300)"
-           return 1 ;;
-    esac
-    HSN_BODY_B=$HTTP_BODY_BYTES HSN_HDR_B=$HTTP_HEADER_BYTES
-}
+WD_BODY_B=- WD_HDR_B=-
 check_webdis () {
     if ! bench_http GET "$WD_URL" || [ "$HTTP_CODE" != 200 ]; then
         bench_fail "webdis GET $WD_URL ($1 load): HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-200)"
@@ -153,24 +94,14 @@ check_webdis () {
     fi
     WD_BODY_B=$HTTP_BODY_BYTES WD_HDR_B=$HTTP_HEADER_BYTES
 }
-
-# A healthy report comes from the monitor; the broker may still be waiting
-# for the cache worker to sign in, so the PUT is retried (with a deadline).
-PUT_TRIES=0 PUT_FIRST_ERR=""
-hsn_put () {
-    PUT_TRIES=$((PUT_TRIES + 1))
-    bench_http PUT "$HSN_URL?ttl=3600" "$VALUE" && [ "$HTTP_CODE" = 200 ] && return 0
-    [ -n "$PUT_FIRST_ERR" ] || PUT_FIRST_ERR="HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-120)"
-    return 1
+warm () {   # 1 s, not recorded: connections, pools and caches get going
+    timeout 15 wrk -t1 -c4 -d1s "$1" > "$D/wrk-warmup-$2.txt" 2>&1
 }
-if [ $HSN_OK = 1 ]; then
-    if ! bench_wait_until 10 "hsn PUT 200" hsn_put; then
-        bench_fail "hsn PUT $HSN_URL ($PUT_TRIES tries in 10s): HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-200)"
-        HSN_OK=0
-    else
-        [ $PUT_TRIES -gt 1 ] && bench_note "hsn PUT took $PUT_TRIES tries although health already said 200; first answer: $PUT_FIRST_ERR"
-        check_hsn before || HSN_OK=0
-    fi
+WEBDIS_OK=1
+if ! bench_wait_until 10 "webdis on port $WEBDIS_PORT" webdis_ready; then
+    bench_check_alive webdis "$WEBDIS_PID" "$D/webdis.log"
+    bench_fail "webdis did not answer 200 on $WD_URL within 10s (last: HTTP $HTTP_CODE)"
+    WEBDIS_OK=0
 fi
 if [ $WEBDIS_OK = 1 ]; then
     check_webdis before || WEBDIS_OK=0
@@ -180,33 +111,91 @@ if [ $WEBDIS_OK = 1 ]; then
         WEBDIS_OK=0
     fi
 fi
-
-# ---- load -----------------------------------------------------------------
-warm () {   # 1 s, not recorded: connections, pools and caches get going
-    timeout 15 wrk -t1 -c4 -d1s "$1" > "$D/wrk-warmup-$2.txt" 2>&1
-}
-[ $HSN_OK = 1 ] && warm "$HSN_URL" hsn
-[ $WEBDIS_OK = 1 ] && warm "$WD_URL" webdis
-for TC in "1 1" "2 50"; do
-    set -- $TC
-    [ $HSN_OK = 1 ] && bench_wrk hsn "$1" "$2" "$HSN_URL" "$HSN_BODY_B" "$HSN_HDR_B"
-    [ $WEBDIS_OK = 1 ] && bench_wrk webdis "$1" "$2" "$WD_URL" "$WD_BODY_B" "$WD_HDR_B"
-done
-bench_ratio hsn webdis
-
-# ---- after the load: still up, still right, anything in the logs? -----------
-if [ $HSN_OK = 1 ]; then
-    bench_check_logs hsn-gateway "$GW_PID" "$D/hsn-gateway.log" || HSN_OK=0
-    bench_check_logs hsn-cache "$CACHE_PID" "$D/hsn-cache.log" || HSN_OK=0
-    bench_check_logs hsn-monitor "$MON_PID" "$D/hsn-monitor.log" || HSN_OK=0
-    [ $HSN_OK = 1 ] && check_hsn after
-    [ $HSN_OK = 1 ] && bench_http GET "http://127.0.0.1:$GW_PORT/api/optimization/health" \
-        && [ "$HTTP_CODE" != 200 ] \
-        && bench_note "hsn health after the load: HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-300)"
-fi
 if [ $WEBDIS_OK = 1 ]; then
+    warm "$WD_URL" webdis
+    bench_wrk webdis 1 1 "$WD_URL" "$WD_BODY_B" "$WD_HDR_B"
+    bench_wrk webdis 2 50 "$WD_URL" "$WD_BODY_B" "$WD_HDR_B"
     bench_check_alive webdis "$WEBDIS_PID" "$D/webdis.log" && check_webdis after
 fi
+
+# ---- hsn: one stack per variant, measured one after the other ---------------
+export LOG_LEVEL=warn
+export SHUTDOWN_TIMEOUT_MS=2000
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+
+body_has () {
+    case $HTTP_BODY in *"$1"*) return 0 ;; esac
+    return 1
+}
+
+# hsn_variant NAME LEVEL GATEWAY_ENV CACHE_ENV : start monitor, gateway and
+# cache (extra env as "K=V ..."), store the value, check that GET answers it
+# from LEVEL, measure at 1 and 50 connections, stop the stack.
+hsn_variant () {
+    # v_ names: POSIX sh has no locals, and bench/lib.sh uses plain ones.
+    v_name=$1 v_level=$2 v_gw_env=$3 v_cache_env=$4
+    # shellcheck disable=SC2046
+    set -- $(bench_free_ports 3)
+    GW_PORT=$1 BROKER_PORT=$2 MONITOR_PORT=$3
+    v_url="http://127.0.0.1:$GW_PORT/api/cache/bench/k1"
+    bench_log "$v_name: gateway $GW_PORT, broker $BROKER_PORT, monitor $MONITOR_PORT"
+    export BROKER_ENDPOINT="tcp://127.0.0.1:$BROKER_PORT"
+    export MONITOR_ENDPOINT="tcp://127.0.0.1:$MONITOR_PORT"
+    bench_spawn "$v_name-monitor" "$D/$v_name-monitor.log" env HSN_REPLICA_ID="$TAG-$v_name-monitor" \
+        MONITOR_BIND="tcp://127.0.0.1:$MONITOR_PORT" MONITOR_EXPECTED_SERVICES=gateway,cache,monitor \
+        "$HSN_BIN_DIR/hsn-monitor"
+    v_mon=$BENCH_LAST_PID
+    # shellcheck disable=SC2086
+    bench_spawn "$v_name-gateway" "$D/$v_name-gateway.log" env HSN_REPLICA_ID="$TAG-$v_name-gateway" \
+        BROKER_BIND="tcp://127.0.0.1:$BROKER_PORT" GATEWAY_ADDR=127.0.0.1 GATEWAY_PORT="$GW_PORT" \
+        $v_gw_env "$HSN_BIN_DIR/hsn-gateway"
+    v_gw=$BENCH_LAST_PID
+    # shellcheck disable=SC2086
+    bench_spawn "$v_name-cache" "$D/$v_name-cache.log" env HSN_REPLICA_ID="$TAG-$v_name-cache" \
+        $v_cache_env "$HSN_BIN_DIR/hsn-cache"
+    v_cache=$BENCH_LAST_PID
+    v_ok=1
+    ready () {
+        bench_alive "$v_gw" && bench_alive "$v_cache" && bench_alive "$v_mon" \
+            && bench_http_ok "http://127.0.0.1:$GW_PORT/api/optimization/health" \
+            && body_has "\"$TAG-$v_name-cache\""
+    }
+    # Health comes from the monitor; the broker may register the replica a
+    # moment later, so the PUT is retried within a deadline too.
+    put () {
+        bench_http PUT "$v_url?ttl=3600" "$VALUE" && [ "$HTTP_CODE" = 200 ]
+    }
+    # Read until the variant's level answers (the near-cache and L1 fill on
+    # the first reads).
+    answers () {
+        bench_http GET "$v_url" && [ "$HTTP_CODE" = 200 ] \
+            && body_has "\"value\":$VALUE," && body_has "\"level\":\"$v_level\""
+    }
+    if ! bench_wait_until 15 "$v_name healthy" ready \
+        || ! bench_wait_until 10 "$v_name PUT 200" put \
+        || ! bench_wait_until 10 "$v_name GET from $v_level" answers; then
+        bench_fail "$v_name: not ready (last HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-200))"
+        v_ok=0
+    fi
+    if [ $v_ok = 1 ]; then
+        v_b=$HTTP_BODY_BYTES v_h=$HTTP_HEADER_BYTES
+        warm "$v_url" "$v_name"
+        bench_wrk "$v_name" 1 1 "$v_url" "$v_b" "$v_h"
+        bench_wrk "$v_name" 2 50 "$v_url" "$v_b" "$v_h"
+        bench_check_logs "$v_name-gateway" "$v_gw" "$D/$v_name-gateway.log" || v_ok=0
+        bench_check_logs "$v_name-cache" "$v_cache" "$D/$v_name-cache.log" || v_ok=0
+        [ $v_ok = 1 ] && { answers || bench_fail "$v_name: wrong answer after the load: $(printf '%s' "$HTTP_BODY" | cut -c 1-200)"; }
+        bench_ratio "$v_name" webdis
+        bench_note "$v_name: response $v_b+$v_h bytes (body+headers)"
+    fi
+    kill -TERM "$v_gw" "$v_cache" "$v_mon" 2>/dev/null
+    wait "$v_gw" "$v_cache" "$v_mon" 2>/dev/null
+}
+
+hsn_variant hsn-near near "" ""
+hsn_variant hsn-l1 l1 "GATEWAY_NEAR_CACHE_SIZE=0" ""
+hsn_variant hsn-l2 l2 "GATEWAY_NEAR_CACHE_SIZE=0" "CACHE_L1_ENABLED=false"
+
 bench_check_alive redis-server "$REDIS_PID" "$D/redis.log"
-bench_note "response sizes (body+headers, bytes): hsn $HSN_BODY_B+$HSN_HDR_B, webdis $WD_BODY_B+$WD_HDR_B"
+bench_note "webdis response: $WD_BODY_B+$WD_HDR_B bytes (body+headers)"
 bench_end

@@ -17,6 +17,12 @@ cache_coherent (const cache_service_t *self)
     return self->sub != NULL;
 }
 
+bool
+cache_l1_fillable (const cache_service_t *self)
+{
+    return self->cfg.l1_enabled && self->sub != NULL;
+}
+
 static void
 flush (cache_service_t *self)
 {

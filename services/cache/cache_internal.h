@@ -78,6 +78,8 @@ void cache_pipeline_run (cache_service_t *self, hsn_worker_t *worker);
 void cache_coherence_check (cache_service_t *self);
 void cache_coherence_stop (cache_service_t *self);
 bool cache_coherent (const cache_service_t *self);
+/*  May L1 take entries now? (enabled, and subscribed to invalidations) */
+bool cache_l1_fillable (const cache_service_t *self);
 
 /*  Reply helpers (cache_service.c). */
 void cache_reply_value (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,

@@ -191,7 +191,7 @@ take_value (cache_service_t *self, const char *key, size_t klen, redisReply *get
         return -1;                      /* expired between GET and PTTL */
     *ttl_s = (uint64_t) ((ms + 999) / 1000);
     /*  No fill while deaf to invalidations: the entry could go stale. */
-    if (cache_coherent (self)) {
+    if (cache_l1_fillable (self)) {
         int64_t now = hsn_now_ms ();
         hsn_store_put (self->l1, key, klen, st->value, st->vlen, now, now + ms,
                          st->tags, st->tag_lens, st->ntags);
@@ -298,7 +298,7 @@ answer (cache_service_t *self, hsn_worker_t *w, pending_t *p, redisReply **r)
             hsn_counter_add (self->sets, 1);
             hsn_counter_add (self->inval_sent, 1);
             /*  Write-through: this replica's next read is an L1 hit. */
-            if (cache_coherent (self)) {
+            if (cache_l1_fillable (self)) {
                 int64_t now = hsn_now_ms ();
                 hsn_store_put (self->l1, p->key, p->klen, p->value, p->vlen, now,
                                  now + (int64_t) p->ttl * 1000, (const char *const *) p->tags,

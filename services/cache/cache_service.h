@@ -33,6 +33,7 @@ typedef struct {
     uint64_t max_bytes;             /* CACHE_MAX_BYTES: L1 byte budget */
     uint32_t jitter_pct;            /* CACHE_TTL_JITTER_PCT */
     const char *namespaces;         /* CACHE_NAMESPACES: "ns:ttl,ns:ttl" */
+    bool l1_enabled;                /* CACHE_L1_ENABLED: false = Redis only */
     hsn_metrics_t *metrics;         /* may be NULL */
 } cache_service_config_t;
 

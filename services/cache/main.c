@@ -37,6 +37,7 @@ main (void)
     hsn_runtime_config_t rt;
     char err[256];
     long long ttl, max_size, max_value, credits, max_bytes, jitter;
+    bool l1_enabled;
     const char *redis_url, *namespaces;
     int sigfd = hsn_replica_config (&rt, HSN_SERVICE_CACHE, err, sizeof err);
     if (sigfd < 0
@@ -49,6 +50,7 @@ main (void)
                            err, sizeof err)
         || hsn_config_int ("CACHE_TTL_JITTER_PCT", 10, 0, 50, &jitter, err, sizeof err)
         || hsn_config_str ("CACHE_NAMESPACES", "", 4096, &namespaces, err, sizeof err)
+        || hsn_config_bool ("CACHE_L1_ENABLED", true, &l1_enabled, err, sizeof err)
         || hsn_config_int ("CACHE_CREDITS", 256, 1, 100000, &credits, err, sizeof err)) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", err);
         return 2;
@@ -68,7 +70,7 @@ main (void)
     }
     cache_service_config_t ccfg = { redis_url, (uint32_t) ttl, (uint32_t) max_value,
                                     (uint32_t) max_size, (uint64_t) max_bytes,
-                                    (uint32_t) jitter, namespaces, metrics };
+                                    (uint32_t) jitter, namespaces, l1_enabled, metrics };
     app.cache = cache_service_new (&ccfg, replica.loop, err, sizeof err);
     if (!app.cache) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", err);

@@ -62,6 +62,7 @@ replica_actor (zsock_t *pipe, void *args)
         .max_value_bytes = MAX_VALUE,
         .max_entries = 1000,
         .max_bytes = 1 << 20,
+        .l1_enabled = true,
         .metrics = metrics,
     };
     cache = cache_service_new (&ccfg, loop, err, sizeof err);
