@@ -172,9 +172,15 @@ key_put (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
         return;
     }
     char tags[16 * 130];
-    bool has_tags = ri->query_string
-                    && mg_get_var (ri->query_string, strlen (ri->query_string), "tags",
-                                   tags, sizeof tags) >= 0;
+    int tags_rc = ri->query_string
+                  ? mg_get_var (ri->query_string, strlen (ri->query_string), "tags",
+                                tags, sizeof tags) : -1;
+    /*  -2: longer than 16 tags of 128 bytes can be; never drop them silently. */
+    if (tags_rc == -2) {
+        gateway_reply_error (req, 400, "bad_request", "tags: 1 to 16 comma-separated names");
+        return;
+    }
+    bool has_tags = tags_rc >= 0;
     if (gateway_read_json (t, req))
         return;
     uint64_t rid = begin (t, HSN_OP_CACHE_SET, 3 + has_ttl + has_tags);

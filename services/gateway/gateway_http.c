@@ -9,8 +9,8 @@
 #include <string.h>
 
 /*  Route classes, for latency histograms that merge across replicas. */
-enum { ROUTE_CACHE, ROUTE_HEALTH, ROUTE_OTHER, ROUTE__COUNT };
-static const char *route_names[ROUTE__COUNT] = { "cache", "health", "other" };
+enum { ROUTE_CACHE, ROUTE_MONITOR, ROUTE_OTHER, ROUTE__COUNT };
+static const char *route_names[ROUTE__COUNT] = { "cache", "monitor", "other" };
 
 struct gateway_http {
     struct mg_context *ctx;
@@ -97,9 +97,17 @@ on_request (struct mg_connection *conn, void *cbdata)
         route = ROUTE_CACHE;
         gateway_cache_route (t, &req, method, uri + sizeof cache_prefix - 1);
     }
-    else if (strcmp (uri, "/api/optimization/health") == 0) {
-        route = ROUTE_HEALTH;
-        gateway_health_route (t, &req, method);
+    else if (strncmp (uri, "/api/optimization/", 18) == 0) {
+        route = ROUTE_MONITOR;
+        gateway_monitor_route (t, &req, method, uri + 18);
+    }
+    else if (strcmp (uri, "/metrics") == 0) {
+        route = ROUTE_MONITOR;
+        gateway_monitor_prometheus (t, &req, method);
+    }
+    else if (strcmp (uri, "/") == 0 || strcmp (uri, "/index.html") == 0) {
+        route = ROUTE_MONITOR;
+        gateway_monitor_dashboard (t, &req, method);
     }
     else
         gateway_reply_error (&req, 404, "not_found", "no such route");

@@ -3,7 +3,7 @@
  *  gateway_http.c    server, threads, dispatch, request metrics
  *  gateway_call.c    calling a backend through the broker, request bodies
  *  gateway_cache.c   /api/cache routes
- *  gateway_health.c  /api/optimization routes
+ *  gateway_monitor.c /api/optimization routes, /metrics, the dashboard
  */
 #ifndef GATEWAY_INTERNAL_H
 #define GATEWAY_INTERNAL_H
@@ -48,6 +48,11 @@ int gateway_mp_member (const void *mp, size_t len, const char *key, hsn_mp_obj_t
 /*  Route handlers: path is what follows the route's prefix. */
 void gateway_cache_route (gw_thread_t *t, gateway_req_t *req, const char *method,
                           const char *path);
-void gateway_health_route (gw_thread_t *t, gateway_req_t *req, const char *method);
+void gateway_monitor_route (gw_thread_t *t, gateway_req_t *req, const char *method,
+                            const char *path);
+/*  GET /metrics: Prometheus text exposition. */
+void gateway_monitor_prometheus (gw_thread_t *t, gateway_req_t *req, const char *method);
+/*  GET /: the live dashboard. */
+void gateway_monitor_dashboard (gw_thread_t *t, gateway_req_t *req, const char *method);
 
 #endif

@@ -91,8 +91,30 @@ reason (int status)
     }
 }
 
-/*  Finish the envelope in req->body (which holds everything up to "meta"),
- *  then write status line, headers and body in one mg_write. */
+/*  Status line, headers and body in one mg_write. */
+static void
+send_response (gateway_req_t *req, int status, const char *content_type,
+               const void *body, size_t len)
+{
+    char head[512];
+    int hlen = snprintf (head, sizeof head,
+                         "HTTP/1.1 %d %s\r\n"
+                         "Content-Type: %s\r\n"
+                         "Content-Length: %zu\r\n"
+                         "X-Request-Id: %s\r\n"
+                         "Cache-Control: %s\r\n"
+                         "\r\n",
+                         status, reason (status), content_type, len, req->request_id,
+                         req->cache_control ? req->cache_control : "no-store");
+    gateway_json_buf_reset (req->out);
+    gateway_json_buf_append (req->out, head, (size_t) hlen);
+    gateway_json_buf_append (req->out, body, len);
+    mg_write (req->conn, req->out->data, req->out->len);
+    req->status = status;
+}
+
+/*  Finish the envelope in req->body (which holds everything up to "meta")
+ *  and send it. */
 static void
 send_envelope (gateway_req_t *req, int status)
 {
@@ -102,21 +124,14 @@ send_envelope (gateway_req_t *req, int status)
                          ",\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%.3f}}",
                          req->request_id, ms);
     gateway_json_buf_append (req->body, meta, (size_t) mlen);
-    char head[512];
-    int hlen = snprintf (head, sizeof head,
-                         "HTTP/1.1 %d %s\r\n"
-                         "Content-Type: application/json\r\n"
-                         "Content-Length: %zu\r\n"
-                         "X-Request-Id: %s\r\n"
-                         "Cache-Control: %s\r\n"
-                         "\r\n",
-                         status, reason (status), req->body->len, req->request_id,
-                         req->cache_control ? req->cache_control : "no-store");
-    gateway_json_buf_reset (req->out);
-    gateway_json_buf_append (req->out, head, (size_t) hlen);
-    gateway_json_buf_append (req->out, req->body->data, req->body->len);
-    mg_write (req->conn, req->out->data, req->out->len);
-    req->status = status;
+    send_response (req, status, "application/json", req->body->data, req->body->len);
+}
+
+void
+gateway_reply_raw (gateway_req_t *req, int http_status, const char *content_type,
+                   const void *body, size_t len)
+{
+    send_response (req, http_status, content_type, body, len);
 }
 
 void

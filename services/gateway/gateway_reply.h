@@ -35,6 +35,11 @@ void gateway_reply_ok (gateway_req_t *req, int http_status, const char *data_jso
 void gateway_reply_error (gateway_req_t *req, int http_status, const char *code,
                           const char *message);
 
+/*  A non-JSON body (Prometheus text, the dashboard's HTML) with its
+ *  content type, in one write like the rest. */
+void gateway_reply_raw (gateway_req_t *req, int http_status, const char *content_type,
+                        const void *body, size_t len);
+
 /*  Append s to buf as a JSON string literal (quoted, escaped). */
 int gateway_json_append_str (gateway_json_buf_t *buf, const char *s, size_t len);
 

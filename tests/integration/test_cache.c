@@ -62,8 +62,9 @@ status_of (const char *method, const char *path, const char *body)
 static long
 put (const char *ns, const char *key, const char *query, const char *body)
 {
-    char path[2048];
-    snprintf (path, sizeof path, "/api/cache/%s/%s%s", ns, key, query ? query : "");
+    char path[4096];
+    ck_assert_int_lt (snprintf (path, sizeof path, "/api/cache/%s/%s%s", ns, key,
+                                query ? query : ""), (int) sizeof path);
     return status_of ("PUT", path, body);
 }
 
@@ -89,7 +90,8 @@ static void
 get_key (const char *ns, const char *key, got_t *g)
 {
     char path[2048];
-    snprintf (path, sizeof path, "/api/cache/%s/%s", ns, key);
+    ck_assert_int_lt (snprintf (path, sizeof path, "/api/cache/%s/%s", ns, key),
+                      (int) sizeof path);
     hsn_http_resp_t r;
     memset (g, 0, sizeof *g);
     g->ttl = -1;

@@ -1,11 +1,13 @@
-/*  gateway_health: GET /api/optimization/health, answered from the
- *  monitor's view of every replica. */
+/*  gateway_monitor: the monitor's routes on the gateway.
+ *
+ *    GET /api/optimization/health   every replica of every service
+ */
 #include "gateway_internal.h"
 
 #include <string.h>
 
-void
-gateway_health_route (gw_thread_t *t, gateway_req_t *req, const char *method)
+static void
+health (gw_thread_t *t, gateway_req_t *req, const char *method)
 {
     if (strcmp (method, "GET") != 0) {
         gateway_reply_error (req, 405, "method_not_allowed", "use GET");
@@ -42,4 +44,26 @@ gateway_health_route (gw_thread_t *t, gateway_req_t *req, const char *method)
     }
     zmq_msg_close (&msg);
     gateway_reply_ok (req, unhealthy ? 503 : 200, t->json.data, t->json.len);
+}
+
+void
+gateway_monitor_route (gw_thread_t *t, gateway_req_t *req, const char *method,
+                       const char *path)
+{
+    if (strcmp (path, "health") == 0)
+        health (t, req, method);
+    else
+        gateway_reply_error (req, 404, "not_found", "no such route");
+}
+
+void
+gateway_monitor_prometheus (gw_thread_t *t, gateway_req_t *req, const char *method)
+{
+    gateway_reply_error (req, 404, "not_found", "no such route");
+}
+
+void
+gateway_monitor_dashboard (gw_thread_t *t, gateway_req_t *req, const char *method)
+{
+    gateway_reply_error (req, 404, "not_found", "no such route");
 }
