@@ -13,7 +13,7 @@ build="gcc make pkg-config libczmq-dev libzmq3-dev libhiredis-dev libmsgpack-dev
 case "$purpose" in
     build) want=$build ;;
     test)  want="$build redis-server postgresql curl procps" ;;
-    bench) want="$build redis-server postgresql curl procps wrk webdis redis-tools" ;;
+    bench) want="$build redis-server postgresql curl procps wrk webdis redis-tools nginx-light" ;;
     fuzz)  want="$build clang libclang-rt-dev" ;;
     *) echo "install-deps.sh: unknown purpose '$purpose' (build|test|bench|fuzz)" >&2; exit 2 ;;
 esac

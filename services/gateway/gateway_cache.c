@@ -17,7 +17,7 @@
 static uint64_t
 begin (gw_thread_t *t, uint32_t op, uint32_t nfields)
 {
-    uint64_t rid = hsn_client_next_rid (t->client);
+    uint64_t rid = gateway_next_rid (t);
     hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_CACHE, op, 0, nfields);
     return rid;
 }
@@ -349,58 +349,18 @@ stats (gw_thread_t *t, gateway_req_t *req)
         gateway_reply_ok (req, 200, t->json.data, t->json.len);
 }
 
-static bool
-is (const char *method, const char *want)
-{
-    return strcmp (method, want) == 0;
-}
-
 void
-gateway_cache_route (gw_thread_t *t, gateway_req_t *req, const char *method, const char *path)
+gateway_cache_handle (gw_thread_t *t, gateway_req_t *req, gateway_handler_t handler,
+                      const gateway_params_t *p)
 {
-    if (strcmp (path, "stats") == 0) {
-        if (is (method, "GET"))
-            stats (t, req);
-        else
-            gateway_reply_error (req, 405, "method_not_allowed", "use GET");
-        return;
+    switch (handler) {
+        case H_CACHE_STATS:      stats (t, req); break;
+        case H_CACHE_INVALIDATE: invalidate (t, req); break;
+        case H_CACHE_DELETE_NS:  delete_namespace (t, req, p->ptr[0], p->len[0]); break;
+        case H_CACHE_MGET:       mget (t, req, p->ptr[0], p->len[0]); break;
+        case H_CACHE_GET:        key_get (t, req, p->ptr[0], p->len[0], p->ptr[1], p->len[1]); break;
+        case H_CACHE_PUT:        key_put (t, req, p->ptr[0], p->len[0], p->ptr[1], p->len[1]); break;
+        case H_CACHE_DELETE:     key_delete (t, req, p->ptr[0], p->len[0], p->ptr[1], p->len[1]); break;
+        default:                 gateway_reply_error (req, 404, "not_found", "no such route");
     }
-    if (strcmp (path, "_invalidate") == 0) {
-        if (is (method, "POST"))
-            invalidate (t, req);
-        else
-            gateway_reply_error (req, 405, "method_not_allowed", "use POST");
-        return;
-    }
-    const char *slash = strchr (path, '/');
-    size_t nslen = slash ? (size_t) (slash - path) : strlen (path);
-    if (nslen == 0) {
-        gateway_reply_error (req, 404, "not_found", "use /api/cache/{namespace}/{key}");
-        return;
-    }
-    if (!slash || !slash[1]) {
-        if (is (method, "DELETE"))
-            delete_namespace (t, req, path, nslen);
-        else
-            gateway_reply_error (req, 405, "method_not_allowed",
-                                 "DELETE a namespace, or use /api/cache/{namespace}/{key}");
-        return;
-    }
-    const char *key = slash + 1;
-    size_t keylen = strlen (key);
-    if (strcmp (key, "_mget") == 0) {
-        if (is (method, "POST"))
-            mget (t, req, path, nslen);
-        else
-            gateway_reply_error (req, 405, "method_not_allowed", "use POST");
-        return;
-    }
-    if (is (method, "GET"))
-        key_get (t, req, path, nslen, key, keylen);
-    else if (is (method, "PUT"))
-        key_put (t, req, path, nslen, key, keylen);
-    else if (is (method, "DELETE"))
-        key_delete (t, req, path, nslen, key, keylen);
-    else
-        gateway_reply_error (req, 405, "method_not_allowed", "use GET, PUT or DELETE");
 }

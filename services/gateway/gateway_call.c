@@ -1,16 +1,86 @@
 /*  gateway_call: backend calls and request bodies. See gateway_internal.h. */
 #include "gateway_internal.h"
+#include "hsn_time.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+/*  Failures that say the backend is dead or stuck, for the breaker. An
+ *  answer such as "Redis is down" is a backend working as designed. */
+static bool
+backend_failed (int rc, uint32_t status)
+{
+    return rc != 0 || status == HSN_STATUS_TIMEOUT || status == HSN_STATUS_NO_SERVICE
+           || status == HSN_STATUS_WORKER_LOST;
+}
+
+/*  Not a protocol status: the reply frame itself could not be decoded. */
+#define UNDECODABLE UINT32_MAX
+
+/*  One attempt through the broker. Returns hsn_client_call's code; on 0
+ *  *env is decoded (or status MALFORMED when it cannot be). */
+static int
+attempt (gw_thread_t *t, uint64_t rid, zmq_msg_t *msg, hsn_env_t *env)
+{
+    int rc = hsn_client_call (t->client, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc),
+                              rid, (int) t->cfg->backend_timeout_ms, msg);
+    if (rc == 0 && hsn_env_decode (env, zmq_msg_data (msg), zmq_msg_size (msg))) {
+        memset (env, 0, sizeof *env);
+        env->status = UNDECODABLE;
+    }
+    return rc;
+}
+
+uint64_t
+gateway_next_rid (gw_thread_t *t)
+{
+    if (!t->client)
+        t->client = hsn_client_new (t->inproc);
+    return t->client ? hsn_client_next_rid (t->client) : 0;
+}
+
 int
 gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
               hsn_env_t *env)
 {
-    int rc = hsn_client_call (t->client, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc),
-                              rid, (int) t->cfg->backend_timeout_ms, msg);
+    if (!t->client) {
+        gateway_reply_error (req, 503, "unavailable", "no broker link in this thread");
+        return -1;
+    }
+    hsn_env_t head;
+    hsn_env_peek (&head, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc));
+    gateway_guard_t *g = t->cfg->guard;
+    bool probe;
+    uint32_t retry_ms;
+    if (gateway_guard_breaker_enter (g, head.service, hsn_now_ms (), &probe, &retry_ms)) {
+        gateway_req_header (req, "Retry-After: %u", (retry_ms + 999) / 1000);
+        gateway_reply_error (req, 503, "circuit_open",
+                             "the backend is failing; the circuit breaker is open");
+        return -1;
+    }
+    int slot = gateway_guard_acquire (g);
+    if (slot) {
+        gateway_guard_breaker_done (g, head.service, false, probe, hsn_now_ms ());
+        gateway_req_header (req, "Retry-After: 1");
+        gateway_reply_error (req, 503, "overloaded",
+                             "too many backend requests in flight; try again shortly");
+        return -1;
+    }
+    gateway_guard_count_call (g);
+    int rc = attempt (t, rid, msg, env);
+    /*  One retry, for operations that may be repeated, when the failure
+     *  says nothing reached a replica or the one holding it died, and only
+     *  within the retry budget. */
+    if ((rc == -ETIMEDOUT || (rc == 0 && env->status == HSN_STATUS_WORKER_LOST))
+        && hsn_op_idempotent (head.op) && gateway_guard_may_retry (g)) {
+        if (rc == 0)
+            zmq_msg_close (msg);
+        rc = attempt (t, rid, msg, env);
+    }
+    gateway_guard_release (g);
+    gateway_guard_breaker_done (g, head.service, backend_failed (rc, rc ? 0 : env->status),
+                                probe, hsn_now_ms ());
     if (rc == -ETIMEDOUT) {
         gateway_reply_error (req, 504, "timeout", "the backend did not answer in time");
         return -1;
@@ -19,21 +89,23 @@ gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
         gateway_reply_error (req, 502, "internal", "broker link failed");
         return -1;
     }
-    if (hsn_env_decode (env, zmq_msg_data (msg), zmq_msg_size (msg))) {
-        zmq_msg_close (msg);
-        gateway_reply_error (req, 502, "malformed", "the backend sent an undecodable reply");
-        return -1;
-    }
     if (env->status != HSN_STATUS_OK && env->status != HSN_STATUS_CREATED) {
         const char *m;
         size_t mlen;
         char message[512] = "backend error";
-        if (hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen) == 0)
+        /*  Copied out before the frame it points into is closed. */
+        if (env->status != UNDECODABLE && hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen) == 0)
             snprintf (message, sizeof message, "%.*s", (int) mlen, m);
+        zmq_msg_close (msg);
+        if (env->status == UNDECODABLE) {
+            gateway_reply_error (req, 502, "malformed", "the backend sent an undecodable reply");
+            return -1;
+        }
         const char *code = hsn_status_name (env->status);
+        if (env->status == HSN_STATUS_NO_SERVICE || env->status == HSN_STATUS_OVERLOADED)
+            gateway_req_header (req, "Retry-After: 1");
         gateway_reply_error (req, hsn_status_http (env->status), code ? code : "internal",
                              message);
-        zmq_msg_close (msg);
         return -1;
     }
     return 0;

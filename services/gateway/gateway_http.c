@@ -1,5 +1,12 @@
-/*  gateway_http: HTTP server and routes. See gateway_http.h. */
+/*  gateway_http: the HTTP server and the way in of every request.
+ *
+ *  For each request, in order: match the route (404/405), check the API key
+ *  (401), take a token from the client's bucket (429), dispatch, then count
+ *  it and write one access-log line. Backend calls pass the circuit breaker
+ *  and the concurrency limit in gateway_call.
+ */
 #include "gateway_internal.h"
+#include "hsn_log.h"
 #include "hsn_time.h"
 
 #include <civetweb.h>
@@ -18,7 +25,7 @@ struct gateway_http {
     char *inproc;
     int port;
     hsn_hist_t *latency[ROUTE__COUNT];
-    uint64_t *requests, *status_4xx, *status_5xx;
+    uint64_t *requests, *status_4xx, *status_5xx, *rate_limited, *unauthorized;
 };
 
 static void
@@ -34,9 +41,6 @@ record (gateway_http_t *self, int route, const gateway_req_t *req)
         hsn_counter_add (self->status_4xx, 1);
 }
 
-
-static gateway_http_t *s_self;      /* civetweb's thread hooks carry no user data */
-
 static void *
 on_thread_start (const struct mg_context *ctx, int thread_type)
 {
@@ -47,11 +51,12 @@ on_thread_start (const struct mg_context *ctx, int thread_type)
         return NULL;
     gateway_http_t *self = (gateway_http_t *) mg_get_user_data (ctx);
     t->cfg = &self->cfg;
-    t->client = hsn_client_new (self->inproc);
+    t->inproc = self->inproc;
     hsn_enc_init (&t->enc);
     gateway_json_buf_init (&t->body);
     gateway_json_buf_init (&t->out);
     gateway_json_buf_init (&t->json);
+    gateway_zip_init (&t->zip, self->cfg.compression, self->cfg.min_compression, 1);
     msgpack_sbuffer_init (&t->mp);
     return t;
 }
@@ -67,51 +72,104 @@ on_thread_stop (const struct mg_context *ctx, int thread_type, void *ptr)
     gateway_json_buf_free (&t->body);
     gateway_json_buf_free (&t->out);
     gateway_json_buf_free (&t->json);
+    gateway_zip_release (&t->zip);
     msgpack_sbuffer_destroy (&t->mp);
     free (t);
+}
+
+/*  API key, then rate limit. Returns 0 to go on, or -1 after answering. */
+static int
+admit (gateway_http_t *self, gateway_req_t *req, const gateway_route_t *r,
+       const char *client, size_t client_len)
+{
+    if (!r->open && gateway_auth_count (self->cfg.auth)
+        && !gateway_auth_valid (self->cfg.auth, gateway_auth_presented (req->conn))) {
+        hsn_counter_add (self->unauthorized, 1);
+        gateway_req_header (req, "WWW-Authenticate: Bearer realm=\"hsn\"");
+        gateway_reply_error (req, 401, "unauthorized",
+                             "an API key is required: X-API-Key or Authorization: Bearer");
+        return -1;
+    }
+    uint32_t remaining, reset, retry_after;
+    bool ok = gateway_guard_rate (self->cfg.guard, client, client_len, hsn_now_us (),
+                                  &remaining, &reset, &retry_after);
+    if (remaining != UINT32_MAX) {
+        /*  RateLimit header fields (IETF httpapi draft) on every answer
+         *  while limiting is on. */
+        gateway_req_header (req, "RateLimit-Limit: %u", gateway_guard_burst (self->cfg.guard));
+        gateway_req_header (req, "RateLimit-Remaining: %u", remaining);
+        gateway_req_header (req, "RateLimit-Reset: %u", reset);
+    }
+    if (!ok) {
+        hsn_counter_add (self->rate_limited, 1);
+        gateway_req_header (req, "Retry-After: %u", retry_after);
+        gateway_reply_error (req, 429, "rate_limited", "too many requests from this client");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+access_log (const gateway_req_t *req, const char *method, const char *route,
+            const char *client)
+{
+    if (!hsn_log_enabled (HSN_LOG_INFO))
+        return;
+    char fields[512];
+    snprintf (fields, sizeof fields,
+              "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,"
+              "\"duration_us\":%lld,\"request_id\":\"%s\",\"client\":\"%s\"",
+              method, route, req->status, req->bytes,
+              (long long) (hsn_now_us () - req->started_us), req->request_id, client);
+    hsn_log_kv (HSN_LOG_INFO, "access", fields, "%s %s %d", method, route, req->status);
 }
 
 static int
 on_request (struct mg_connection *conn, void *cbdata)
 {
+    gateway_http_t *self = (gateway_http_t *) cbdata;
     gw_thread_t *t = (gw_thread_t *) mg_get_thread_pointer (conn);
     const struct mg_request_info *ri = mg_get_request_info (conn);
     gateway_json_buf_t body, out;
     gateway_req_t req;
-    if (!t || !t->client) {
+    if (!t) {
         /*  Thread set-up failed (out of memory): answer without scratch. */
         gateway_json_buf_init (&body);
         gateway_json_buf_init (&out);
-        gateway_req_init (&req, conn, &body, &out);
+        gateway_req_init (&req, conn, &body, &out, NULL);
         gateway_reply_error (&req, 503, "unavailable", "gateway thread not ready");
         gateway_json_buf_free (&body);
         gateway_json_buf_free (&out);
         return 1;
     }
-    gateway_req_init (&req, conn, &t->body, &t->out);
+    gateway_req_init (&req, conn, &t->body, &t->out, &t->zip);
     const char *uri = ri->local_uri ? ri->local_uri : "";
     const char *method = ri->request_method;
-    static const char cache_prefix[] = "/api/cache/";
+    /*  The client a bucket belongs to: its API key, else its address. */
+    const char *client = gateway_auth_presented (conn);
+    if (!client || !*client)
+        client = ri->remote_addr;
+    gateway_params_t params;
+    char allow[64];
+    const gateway_route_t *r = gateway_route_match (method, uri, &params, allow, sizeof allow);
     int route = ROUTE_OTHER;
-    if (strncmp (uri, cache_prefix, sizeof cache_prefix - 1) == 0) {
-        route = ROUTE_CACHE;
-        gateway_cache_route (t, &req, method, uri + sizeof cache_prefix - 1);
-    }
-    else if (strncmp (uri, "/api/optimization/", 18) == 0) {
-        route = ROUTE_MONITOR;
-        gateway_monitor_route (t, &req, method, uri + 18);
-    }
-    else if (strcmp (uri, "/metrics") == 0) {
-        route = ROUTE_MONITOR;
-        gateway_monitor_prometheus (t, &req, method);
-    }
-    else if (strcmp (uri, "/") == 0 || strcmp (uri, "/index.html") == 0) {
-        route = ROUTE_MONITOR;
-        gateway_monitor_dashboard (t, &req, method);
-    }
-    else
+    if (!r && allow[0])
+        gateway_reply_method (&req, allow);
+    else if (!r)
         gateway_reply_error (&req, 404, "not_found", "no such route");
-    record (s_self, route, &req);
+    else if (admit (self, &req, r, client, strlen (client)) == 0) {
+        route = strcmp (r->route_class, "cache") == 0 ? ROUTE_CACHE
+              : strcmp (r->route_class, "monitor") == 0 ? ROUTE_MONITOR : ROUTE_OTHER;
+        switch (r->handler) {
+            case H_MONITOR:    gateway_monitor_route (t, &req, method, uri + 18); break;
+            case H_PROMETHEUS: gateway_monitor_prometheus (t, &req, method); break;
+            case H_DASHBOARD:  gateway_monitor_dashboard (t, &req, method); break;
+            case H_OPENAPI:    gateway_openapi (t, &req); break;
+            default:           gateway_cache_handle (t, &req, r->handler, &params); break;
+        }
+    }
+    record (self, route, &req);
+    access_log (&req, method, r ? r->pattern : uri, ri->remote_addr);
     return 1;
 }
 
@@ -123,6 +181,8 @@ gateway_http_new (const gateway_http_config_t *cfg)
         return NULL;
     self->cfg = *cfg;
     self->inproc = strdup (cfg->broker_inproc);
+    static uint64_t dummy;
+    self->rate_limited = self->unauthorized = &dummy;
     if (cfg->metrics) {
         char name[96];
         for (int r = 0; r < ROUTE__COUNT; r++) {
@@ -132,20 +192,28 @@ gateway_http_new (const gateway_http_config_t *cfg)
         self->requests = hsn_metrics_counter (cfg->metrics, "gateway.http.requests");
         self->status_4xx = hsn_metrics_counter (cfg->metrics, "gateway.http.status_4xx");
         self->status_5xx = hsn_metrics_counter (cfg->metrics, "gateway.http.status_5xx");
+        self->rate_limited = hsn_metrics_counter (cfg->metrics, "gateway.http.rate_limited");
+        self->unauthorized = hsn_metrics_counter (cfg->metrics, "gateway.http.unauthorized");
     }
-    s_self = self;
-    char threads[16], keepalive[16], timeout[16];
+    char threads[16], keepalive[16], timeout[16], max_request[16];
     snprintf (threads, sizeof threads, "%u", cfg->threads);
     snprintf (keepalive, sizeof keepalive, "%u", cfg->keepalive_ms);
-    snprintf (timeout, sizeof timeout, "%u", 30000u);
+    snprintf (timeout, sizeof timeout, "%u", cfg->request_timeout_ms);
+    snprintf (max_request, sizeof max_request, "%u", cfg->max_request_bytes);
     const char *options[] = {
         "listening_ports", cfg->listen,
         "num_threads", threads,
         "enable_keep_alive", "yes",
+        /*  Idle keep-alive connections give their thread back soon; a
+         *  client that trickles its request is cut off (408). */
         "keep_alive_timeout_ms", keepalive,
         "request_timeout_ms", timeout,
+        "max_request_size", max_request,
+        "listen_backlog", "1024",
+        "connection_queue", "1024",
         /*  Headers and body leave in one write; Nagle would only delay it. */
         "tcp_nodelay", "1",
+        "enable_directory_listing", "no",
         NULL
     };
     struct mg_callbacks callbacks;
@@ -156,7 +224,6 @@ gateway_http_new (const gateway_http_config_t *cfg)
     if (!self->ctx) {
         free (self->inproc);
         free (self);
-        s_self = NULL;
         return NULL;
     }
     mg_set_request_handler (self->ctx, "/", on_request, self);
@@ -175,7 +242,6 @@ gateway_http_destroy (gateway_http_t **self_p)
     mg_stop (self->ctx);
     free (self->inproc);
     free (self);
-    s_self = NULL;
     *self_p = NULL;
 }
 

@@ -8,6 +8,9 @@
 #define GATEWAY_HTTP_H
 
 #include <stdint.h>
+#include <stdbool.h>
+#include "gateway_auth.h"
+#include "gateway_guard.h"
 #include "gateway_near.h"
 #include "hsn_metrics.h"
 
@@ -20,8 +23,14 @@ typedef struct {
     uint32_t backend_timeout_ms;    /* longest wait for a backend reply */
     uint32_t max_body_bytes;        /* request bodies above: 413 */
     uint32_t keepalive_ms;          /* idle keep-alive connections closed after */
+    uint32_t request_timeout_ms;    /* a request must arrive within: else 408 */
+    uint32_t max_request_bytes;     /* request line + headers, above: 413/431 */
+    bool compression;               /* ENABLE_COMPRESSION */
+    uint32_t min_compression;       /* MIN_COMPRESSION_SIZE */
     hsn_metrics_t *metrics;         /* request counts and latency; may be NULL */
     gateway_near_t *near;           /* near-cache of cache reads; may be NULL */
+    gateway_guard_t *guard;         /* rate limits, breakers, concurrency */
+    gateway_auth_t *auth;           /* API keys; may be NULL (open) */
 } gateway_http_config_t;
 
 /*  Start listening. Returns NULL (and logs nothing) when civetweb cannot

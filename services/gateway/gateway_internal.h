@@ -11,16 +11,23 @@
 #include "gateway_http.h"
 #include "gateway_json.h"
 #include "gateway_reply.h"
+#include "gateway_routes.h"
 #include "hsn_client.h"
 
 /*  What each civetweb worker thread owns. */
 typedef struct {
     const gateway_http_config_t *cfg;
-    hsn_client_t *client;
+    const char *inproc;
+    hsn_client_t *client;           /* created on the thread's first call */
     hsn_enc_t enc;
     gateway_json_buf_t body, out, json;
+    gateway_zip_t zip;
     msgpack_sbuffer mp;
 } gw_thread_t;
+
+/*  A request id for the next call (and the thread's broker link, made on
+ *  first use: most of civetweb's threads never call a backend). */
+uint64_t gateway_next_rid (gw_thread_t *t);
 
 /*  Send the envelope in t->enc (request id rid) and decode the reply into
  *  env; on any failure (timeout, error status) answer the HTTP client and
@@ -45,9 +52,14 @@ bool gateway_query_uint (const char *qs, const char *name, uint64_t *out, bool *
  *  -ENOENT. */
 int gateway_mp_member (const void *mp, size_t len, const char *key, hsn_mp_obj_t *out);
 
+/*  GET /api/openapi.json */
+void gateway_openapi (gw_thread_t *t, gateway_req_t *req);
+/*  The OpenAPI document itself (for tests). */
+extern const char gateway_openapi_json[];
+
 /*  Route handlers: path is what follows the route's prefix. */
-void gateway_cache_route (gw_thread_t *t, gateway_req_t *req, const char *method,
-                          const char *path);
+void gateway_cache_handle (gw_thread_t *t, gateway_req_t *req, gateway_handler_t handler,
+                           const gateway_params_t *params);
 void gateway_monitor_route (gw_thread_t *t, gateway_req_t *req, const char *method,
                             const char *path);
 /*  GET /metrics: Prometheus text exposition. */

@@ -145,6 +145,12 @@ gateway_json_buf_append (gateway_json_buf_t *buf, const void *p, size_t n)
     return buf_put (buf, p, n);
 }
 
+int
+gateway_json_buf_reserve (gateway_json_buf_t *buf, size_t n)
+{
+    return buf_reserve (buf, n);
+}
+
 /* ==== JSON -> msgpack ==================================================== */
 
 /*  One key of an object still open: its bytes in the output buffer (offsets,

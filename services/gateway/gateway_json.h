@@ -37,6 +37,9 @@ void gateway_json_buf_reset (gateway_json_buf_t *buf);
  *  unchanged. */
 int gateway_json_buf_append (gateway_json_buf_t *buf, const void *p, size_t n);
 
+/*  Make room for n more bytes after len (and the NUL). 0 or -ENOMEM. */
+int gateway_json_buf_reserve (gateway_json_buf_t *buf, size_t n);
+
 /*  Convert json[0..len) -- exactly one JSON value of any type, optionally
  *  surrounded by whitespace -- to one msgpack object appended to out.
  *

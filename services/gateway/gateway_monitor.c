@@ -13,7 +13,7 @@ health (gw_thread_t *t, gateway_req_t *req, const char *method)
         gateway_reply_error (req, 405, "method_not_allowed", "use GET");
         return;
     }
-    uint64_t rid = hsn_client_next_rid (t->client);
+    uint64_t rid = gateway_next_rid (t);
     hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_MONITOR,
                    HSN_OP_MONITOR_HEALTH, 0, 0);
     zmq_msg_t msg;

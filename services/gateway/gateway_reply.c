@@ -1,23 +1,104 @@
-/*  gateway_reply: structured JSON responses. See gateway_reply.h. */
+/*  gateway_reply: responses, compression, ETags. See gateway_reply.h. */
 #include "gateway_reply.h"
 #include "hsn_time.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static uint64_t id_counter;
 static uint32_t id_salt;
 
+/*  --- compression ------------------------------------------------------ */
+
+void
+gateway_zip_init (gateway_zip_t *zip, bool enabled, size_t min_size, int level)
+{
+    memset (zip, 0, sizeof *zip);
+    zip->enabled = enabled;
+    zip->min_size = min_size;
+    zip->level = level;
+    gateway_json_buf_init (&zip->buf);
+}
+
+void
+gateway_zip_release (gateway_zip_t *zip)
+{
+    if (zip->ready)
+        deflateEnd (&zip->z);
+    zip->ready = false;
+    gateway_json_buf_free (&zip->buf);
+}
+
+/*  gzip body into zip->buf. Returns 0, or -1 (send it uncompressed). */
+static int
+compress_body (gateway_zip_t *zip, const void *body, size_t len)
+{
+    if (!zip->ready) {
+        /*  windowBits 15 + 16: a gzip wrapper; memLevel 8 as zlib's default. */
+        if (deflateInit2 (&zip->z, zip->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            return -1;
+        zip->ready = true;
+    }
+    else if (deflateReset (&zip->z) != Z_OK)
+        return -1;
+    size_t bound = deflateBound (&zip->z, (uLong) len);
+    gateway_json_buf_reset (&zip->buf);
+    if (gateway_json_buf_reserve (&zip->buf, bound))
+        return -1;
+    zip->z.next_in = (Bytef *) body;
+    zip->z.avail_in = (uInt) len;
+    zip->z.next_out = (Bytef *) zip->buf.data;
+    zip->z.avail_out = (uInt) bound;
+    if (deflate (&zip->z, Z_FINISH) != Z_STREAM_END)
+        return -1;
+    zip->buf.len = bound - zip->z.avail_out;
+    return 0;
+}
+
+/*  --- requests --------------------------------------------------------- */
+
+/*  Does an Accept-Encoding value allow gzip? ("gzip", "gzip;q=0.5", not
+ *  "gzip;q=0"; "*" counts.) */
+static bool
+accepts_gzip (const char *ae)
+{
+    if (!ae)
+        return false;
+    const char *p = ae;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn (p, ",;");
+        bool match = (n == 4 && strncasecmp (p, "gzip", 4) == 0) || (n == 1 && *p == '*');
+        const char *end = p + strcspn (p, ",");
+        if (match) {
+            const char *q = strstr (p, "q=");
+            bool zero = q && q < end && strtod (q + 2, NULL) == 0.0;
+            return !zero;
+        }
+        p = end;
+    }
+    return false;
+}
+
 void
 gateway_req_init (gateway_req_t *req, struct mg_connection *conn,
-                  gateway_json_buf_t *body, gateway_json_buf_t *out)
+                  gateway_json_buf_t *body, gateway_json_buf_t *out, gateway_zip_t *zip)
 {
     req->conn = conn;
     req->started_us = hsn_now_us ();
     req->body = body;
     req->out = out;
+    req->zip = zip;
     req->cache_control = NULL;
+    req->headers_len = 0;
     req->status = 0;
+    req->bytes = 0;
+    const struct mg_request_info *ri = mg_get_request_info (conn);
+    req->is_get = ri->request_method && strcmp (ri->request_method, "GET") == 0;
+    req->accepts_gzip = zip && zip->enabled && accepts_gzip (mg_get_header (conn, "Accept-Encoding"));
     gateway_json_buf_reset (body);
     gateway_json_buf_reset (out);
     const char *given = mg_get_header (conn, "X-Request-Id");
@@ -36,6 +117,22 @@ gateway_req_init (gateway_req_t *req, struct mg_connection *conn,
     uint64_t n = __atomic_add_fetch (&id_counter, 1, __ATOMIC_RELAXED);
     snprintf (req->request_id, sizeof req->request_id, "%08x%012llx",
               id_salt, (unsigned long long) n);
+}
+
+void
+gateway_req_header (gateway_req_t *req, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start (ap, fmt);
+    int n = vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    if (n < 0 || (size_t) n >= sizeof line
+        || req->headers_len + (size_t) n + 2 >= sizeof req->headers)
+        return;
+    memcpy (req->headers + req->headers_len, line, (size_t) n);
+    memcpy (req->headers + req->headers_len + (size_t) n, "\r\n", 2);
+    req->headers_len += (size_t) n + 2;
 }
 
 int
@@ -80,7 +177,9 @@ reason (int status)
         case 408: return "Request Timeout";
         case 409: return "Conflict";
         case 413: return "Payload Too Large";
+        case 414: return "URI Too Long";
         case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
         case 500: return "Internal Server Error";
         case 501: return "Not Implemented";
         case 502: return "Bad Gateway";
@@ -91,47 +190,92 @@ reason (int status)
     }
 }
 
-/*  Status line, headers and body in one mg_write. */
+/*  Strong ETag of a representation: its CRC-32 and length. zlib's crc32
+ *  runs at memory speed; with the length, accidental equality is ~2^-32
+ *  per pair of versions of one resource. */
+static void
+etag_of (const void *data, size_t len, char *out, size_t cap)
+{
+    uLong crc = crc32 (0L, (const Bytef *) data, (uInt) len);
+    snprintf (out, cap, "\"%08lx%08zx\"", crc, len);
+}
+
+/*  Does If-None-Match name etag (or "*")? Weak comparison, as RFC 9110
+ *  asks for If-None-Match. */
+static bool
+none_match (struct mg_connection *conn, const char *etag)
+{
+    const char *inm = mg_get_header (conn, "If-None-Match");
+    if (!inm)
+        return false;
+    if (strcmp (inm, "*") == 0)
+        return true;
+    size_t n = strlen (etag);
+    for (const char *p = strstr (inm, etag); p; p = strstr (p + 1, etag))
+        if ((p == inm || p[-1] == ' ' || p[-1] == ',' || p[-1] == '/')
+            && (p[n] == 0 || p[n] == ',' || p[n] == ' '))
+            return true;
+    return false;
+}
+
+/*  Status line, headers and body (compressed when it pays) in one write.
+ *  etag_data/etag_len name what the ETag covers (NULL: no ETag). */
 static void
 send_response (gateway_req_t *req, int status, const char *content_type,
-               const void *body, size_t len)
+               const void *body, size_t len, const void *etag_data, size_t etag_len)
 {
-    char head[512];
+    char etag[40] = "";
+    if (status == 200 && req->is_get && etag_data) {
+        etag_of (etag_data, etag_len, etag, sizeof etag);
+        if (none_match (req->conn, etag)) {
+            status = 304;
+            len = 0;
+        }
+    }
+    bool compressible = req->zip && req->zip->enabled && status != 304;
+    bool gzip = compressible && req->accepts_gzip && len >= req->zip->min_size
+                && compress_body (req->zip, body, len) == 0;
+    if (gzip) {
+        body = req->zip->buf.data;
+        len = req->zip->buf.len;
+    }
+    char head[1536];
     int hlen = snprintf (head, sizeof head,
                          "HTTP/1.1 %d %s\r\n"
                          "Content-Type: %s\r\n"
                          "Content-Length: %zu\r\n"
                          "X-Request-Id: %s\r\n"
                          "Cache-Control: %s\r\n"
+                         "%s%s%s%s%s%.*s"
                          "\r\n",
                          status, reason (status), content_type, len, req->request_id,
-                         req->cache_control ? req->cache_control : "no-store");
+                         req->cache_control ? req->cache_control : "no-store",
+                         gzip ? "Content-Encoding: gzip\r\n" : "",
+                         compressible ? "Vary: Accept-Encoding\r\n" : "",
+                         *etag ? "ETag: " : "", etag, *etag ? "\r\n" : "",
+                         (int) req->headers_len, req->headers);
     gateway_json_buf_reset (req->out);
     gateway_json_buf_append (req->out, head, (size_t) hlen);
-    gateway_json_buf_append (req->out, body, len);
+    if (status != 304)
+        gateway_json_buf_append (req->out, body, len);
     mg_write (req->conn, req->out->data, req->out->len);
     req->status = status;
+    req->bytes = status == 304 ? 0 : len;
 }
 
-/*  Finish the envelope in req->body (which holds everything up to "meta")
- *  and send it. */
+/*  Finish the envelope in req->body (everything up to "meta") and send it;
+ *  the ETag covers body[data_at, data_at + data_len). */
 static void
-send_envelope (gateway_req_t *req, int status)
+send_envelope (gateway_req_t *req, int status, size_t data_at, size_t data_len)
 {
     char meta[200];
-    double ms = (double) (hsn_now_us () - req->started_us) / 1000.0;
+    int64_t us = hsn_now_us () - req->started_us;
     int mlen = snprintf (meta, sizeof meta,
-                         ",\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%.3f}}",
-                         req->request_id, ms);
+                         ",\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%lld.%03lld}}",
+                         req->request_id, (long long) (us / 1000), (long long) (us % 1000));
     gateway_json_buf_append (req->body, meta, (size_t) mlen);
-    send_response (req, status, "application/json", req->body->data, req->body->len);
-}
-
-void
-gateway_reply_raw (gateway_req_t *req, int http_status, const char *content_type,
-                   const void *body, size_t len)
-{
-    send_response (req, http_status, content_type, body, len);
+    send_response (req, status, "application/json", req->body->data, req->body->len,
+                   data_len ? req->body->data + data_at : NULL, data_len);
 }
 
 void
@@ -140,11 +284,12 @@ gateway_reply_ok (gateway_req_t *req, int http_status, const char *data_json,
 {
     gateway_json_buf_reset (req->body);
     gateway_json_buf_append (req->body, "{\"success\":true,\"data\":", 23);
+    size_t at = req->body->len;
     if (data_json)
         gateway_json_buf_append (req->body, data_json, data_len);
     else
         gateway_json_buf_append (req->body, "null", 4);
-    send_envelope (req, http_status);
+    send_envelope (req, http_status, at, req->body->len - at);
 }
 
 void
@@ -157,5 +302,21 @@ gateway_reply_error (gateway_req_t *req, int http_status, const char *code,
     gateway_json_buf_append (req->body, ",\"message\":", 11);
     gateway_json_append_str (req->body, message, strlen (message));
     gateway_json_buf_append (req->body, "}", 1);
-    send_envelope (req, http_status);
+    send_envelope (req, http_status, 0, 0);
+}
+
+void
+gateway_reply_method (gateway_req_t *req, const char *allow)
+{
+    gateway_req_header (req, "Allow: %s", allow);
+    char message[128];
+    snprintf (message, sizeof message, "use %s", allow);
+    gateway_reply_error (req, 405, "method_not_allowed", message);
+}
+
+void
+gateway_reply_raw (gateway_req_t *req, int http_status, const char *content_type,
+                   const void *body, size_t len)
+{
+    send_response (req, http_status, content_type, body, len, body, len);
 }

@@ -1,16 +1,38 @@
-/*  gateway_reply: one structured JSON envelope for every response, written
- *  in a single mg_write (headers and body together: two writes hit Nagle
- *  plus delayed ACK on keep-alive connections).
+/*  gateway_reply: every response the gateway writes.
  *
+ *  One structured JSON envelope for JSON responses:
  *    {"success":true,"data":<json>,"meta":{"request_id":"..","duration_ms":..}}
  *    {"success":false,"error":{"code":"..","message":".."},"meta":{..}}
+ *  written with its headers in a single mg_write (two writes hit Nagle plus
+ *  delayed ACK on keep-alive connections).
+ *
+ *  gzip (zlib) when the client accepts it, compression is enabled and the
+ *  body is at least the minimum size; Vary: Accept-Encoding whenever the
+ *  answer could have been compressed. A strong ETag on 200 GET answers,
+ *  computed over the data (not the per-request meta), and 304 Not Modified
+ *  when If-None-Match matches it.
  */
 #ifndef GATEWAY_REPLY_H
 #define GATEWAY_REPLY_H
 
 #include <civetweb.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <zlib.h>
 #include "gateway_json.h"
+
+/*  What compression needs, owned by one thread and reused. */
+typedef struct {
+    bool enabled;                   /* ENABLE_COMPRESSION */
+    size_t min_size;                /* MIN_COMPRESSION_SIZE */
+    int level;                      /* zlib level, 1 = fastest */
+    bool ready;
+    z_stream z;
+    gateway_json_buf_t buf;
+} gateway_zip_t;
+
+void gateway_zip_init (gateway_zip_t *zip, bool enabled, size_t min_size, int level);
+void gateway_zip_release (gateway_zip_t *zip);
 
 /*  Per-request state the reply needs. */
 typedef struct {
@@ -19,13 +41,26 @@ typedef struct {
     int64_t started_us;
     gateway_json_buf_t *body;       /* scratch, owned by the thread */
     gateway_json_buf_t *out;        /* scratch, owned by the thread */
+    gateway_zip_t *zip;             /* may be NULL: never compress */
     const char *cache_control;      /* NULL: no-store */
+    char headers[768];              /* extra header lines, each ending \r\n */
+    size_t headers_len;
+    bool is_get;
+    bool accepts_gzip;
     int status;                     /* HTTP status sent, 0 before */
+    size_t bytes;                   /* body bytes sent */
 } gateway_req_t;
 
-/*  Take X-Request-Id when it is 1..64 printable characters, else make one. */
+/*  Take X-Request-Id when it is 1..64 printable characters, else make one;
+ *  note the method and whether the client accepts gzip. */
 void gateway_req_init (gateway_req_t *req, struct mg_connection *conn,
-                       gateway_json_buf_t *body, gateway_json_buf_t *out);
+                       gateway_json_buf_t *body, gateway_json_buf_t *out,
+                       gateway_zip_t *zip);
+
+/*  Add a header line ("Name: value", no CRLF) to the response. Lines that
+ *  do not fit are dropped (the buffer is sized for what the gateway adds). */
+void gateway_req_header (gateway_req_t *req, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 /*  Success: data_json is the JSON text of "data" (NULL means null). */
 void gateway_reply_ok (gateway_req_t *req, int http_status, const char *data_json,
@@ -35,8 +70,11 @@ void gateway_reply_ok (gateway_req_t *req, int http_status, const char *data_jso
 void gateway_reply_error (gateway_req_t *req, int http_status, const char *code,
                           const char *message);
 
+/*  405 with the Allow header. */
+void gateway_reply_method (gateway_req_t *req, const char *allow);
+
 /*  A non-JSON body (Prometheus text, the dashboard's HTML) with its
- *  content type, in one write like the rest. */
+ *  content type; compressed and ETagged like the rest. */
 void gateway_reply_raw (gateway_req_t *req, int http_status, const char *content_type,
                         const void *body, size_t len);
 

@@ -20,13 +20,19 @@ main (void)
     char err[256];
     const char *addr, *broker_bind, *redis_url;
     long long port, threads, timeout_ms, max_body, keepalive, queue_max, broker_timeout;
-    long long near_size, near_bytes;
+    long long near_size, near_bytes, request_timeout, max_request, min_compression;
+    long long max_inflight, queue_max_http, queue_timeout, breaker_failures, breaker_open_ms;
+    long long retry_pct;
+    double rate_rps;
+    long long rate_burst;
+    bool compression;
+    const char *api_keys, *api_keys_file;
     if (sigfd < 0
         || hsn_runtime_config_read (&rt, HSN_SERVICE_GATEWAY, err, sizeof err)
         || hsn_config_int ("GATEWAY_PORT", 8080, 0, 65535, &port, err, sizeof err)
         || hsn_config_str ("GATEWAY_ADDR", "0.0.0.0", 64, &addr, err, sizeof err)
         || hsn_config_str ("BROKER_BIND", "tcp://0.0.0.0:5555", 256, &broker_bind, err, sizeof err)
-        || hsn_config_int ("GATEWAY_THREADS", 128, 2, 4096, &threads, err, sizeof err)
+        || hsn_config_int ("GATEWAY_THREADS", 1100, 2, 8192, &threads, err, sizeof err)
         || hsn_config_int ("BACKEND_TIMEOUT_MS", 5000, 10, 600000, &timeout_ms, err, sizeof err)
         || hsn_config_int ("GATEWAY_MAX_BODY_BYTES", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024,
                            &max_body, err, sizeof err)
@@ -38,11 +44,46 @@ main (void)
         || hsn_config_int ("GATEWAY_NEAR_CACHE_SIZE", 10000, 0, 100000000, &near_size,
                            err, sizeof err)
         || hsn_config_int ("GATEWAY_NEAR_CACHE_BYTES", 64LL << 20, 1LL << 16, 1LL << 40,
-                           &near_bytes, err, sizeof err)) {
+                           &near_bytes, err, sizeof err)
+        || hsn_config_int ("GATEWAY_REQUEST_TIMEOUT_MS", 10000, 100, 600000, &request_timeout,
+                           err, sizeof err)
+        || hsn_config_int ("GATEWAY_MAX_REQUEST_BYTES", 16384, 1024, 1048576, &max_request,
+                           err, sizeof err)
+        || hsn_config_bool ("ENABLE_COMPRESSION", true, &compression, err, sizeof err)
+        || hsn_config_int ("MIN_COMPRESSION_SIZE", 1024, 0, 1LL << 30, &min_compression,
+                           err, sizeof err)
+        || hsn_config_int ("MAX_CONCURRENT_OPERATIONS", 50, 1, 100000, &max_inflight,
+                           err, sizeof err)
+        || hsn_config_int ("GATEWAY_QUEUE_MAX", 200, 0, 1000000, &queue_max_http, err, sizeof err)
+        || hsn_config_int ("GATEWAY_QUEUE_TIMEOUT_MS", 100, 1, 60000, &queue_timeout,
+                           err, sizeof err)
+        || hsn_config_double ("RATE_LIMIT_RPS", 0, 0, 1e9, &rate_rps, err, sizeof err)
+        || hsn_config_int ("RATE_LIMIT_BURST", 100, 1, 1000000000, &rate_burst, err, sizeof err)
+        || hsn_config_int ("BREAKER_FAILURES", 5, 0, 1000000, &breaker_failures, err, sizeof err)
+        || hsn_config_int ("BREAKER_OPEN_MS", 5000, 10, 3600000, &breaker_open_ms, err, sizeof err)
+        || hsn_config_int ("RETRY_BUDGET_PCT", 10, 0, 100, &retry_pct, err, sizeof err)
+        || hsn_config_str ("API_KEYS", "", 65536, &api_keys, err, sizeof err)
+        || hsn_config_str ("API_KEYS_FILE", "", 4096, &api_keys_file, err, sizeof err)) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", sigfd < 0 ? "cannot block signals" : err);
         return 2;
     }
     hsn_log_init ("gateway", rt.replica, rt.log_level);
+    gateway_auth_t *auth = gateway_auth_new (api_keys, api_keys_file, err, sizeof err);
+    if (!auth) {
+        hsn_log (HSN_LOG_ERROR, "config", "%s", err);
+        return 2;
+    }
+    if (gateway_auth_count (auth) == 0)
+        hsn_log (HSN_LOG_WARN, "open", "no API_KEYS or API_KEYS_FILE: every route is open to anyone "
+                 "who can reach port %lld", port);
+    gateway_guard_config_t gcfg = { rate_rps, (uint32_t) rate_burst, (uint32_t) max_inflight,
+                                    (uint32_t) queue_max_http, (uint32_t) queue_timeout,
+                                    (uint32_t) breaker_failures, (uint32_t) breaker_open_ms,
+                                    (uint32_t) retry_pct };
+    gateway_guard_t *guard = gateway_guard_new (&gcfg);
+    /*  One civetweb thread per connection, each with a broker socket made
+     *  on its first call: allow more sockets than libzmq's default 1023. */
+    zsys_set_max_sockets ((size_t) threads + 64);
     mg_init_library (0);
 
     gateway_broker_config_t bcfg = { broker_bind, "inproc://hsn-broker", rt.heartbeat_ms,
@@ -66,7 +107,9 @@ main (void)
     hsn_metrics_t *metrics = hsn_metrics_new ();
     gateway_http_config_t hcfg = { listen, "inproc://hsn-broker", (uint32_t) threads,
                                    (uint32_t) timeout_ms, (uint32_t) max_body,
-                                   (uint32_t) keepalive, metrics, near };
+                                   (uint32_t) keepalive, (uint32_t) request_timeout,
+                                   (uint32_t) max_request, compression,
+                                   (uint32_t) min_compression, metrics, near, guard, auth };
     gateway_http_t *http = gateway_http_new (&hcfg);
     if (!http) {
         hsn_log (HSN_LOG_ERROR, "config", "cannot listen on GATEWAY_ADDR:GATEWAY_PORT '%s'", listen);
@@ -101,6 +144,8 @@ main (void)
     gateway_near_destroy (&near);
     gateway_broker_destroy (&broker);
     hsn_reporter_destroy (&reporter);
+    gateway_guard_destroy (&guard);
+    gateway_auth_destroy (&auth);
     hsn_metrics_destroy (&metrics);
     mg_exit_library ();
     close (sigfd);

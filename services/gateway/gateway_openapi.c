@@ -1,0 +1,50 @@
+/*  gateway_openapi: the OpenAPI 3 description of the REST API, served at
+ *  GET /api/openapi.json. tests/gateway/test_gateway_openapi.c checks that
+ *  every route in gateway_routes[] is described here and nothing else. */
+#include "gateway_internal.h"
+
+#include <string.h>
+
+#define ENVELOPE_REF "{\"$ref\":\"#/components/schemas/Envelope\"}"
+#define JSON_OK(desc) "\"200\":{\"description\":\"" desc "\",\"content\":{\"application/json\":{\"schema\":" ENVELOPE_REF "}}}"
+#define ERRORS "\"400\":{\"$ref\":\"#/components/responses/Error\"},\"401\":{\"$ref\":\"#/components/responses/Error\"},\"429\":{\"$ref\":\"#/components/responses/Error\"},\"503\":{\"$ref\":\"#/components/responses/Error\"},\"504\":{\"$ref\":\"#/components/responses/Error\"}"
+#define P_NS "{\"name\":\"namespace\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_.-]{1,64}$\"}}"
+#define P_KEY "{\"name\":\"key\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":512}}"
+#define JSON_BODY(desc) "\"requestBody\":{\"required\":true,\"description\":\"" desc "\",\"content\":{\"application/json\":{\"schema\":{}}}}"
+
+const char gateway_openapi_json[] =
+"{\"openapi\":\"3.0.3\","
+"\"info\":{\"title\":\"hsn\",\"version\":\"1\",\"description\":\"The hsn performance layer: cache, queries, agent messaging, monitoring, behind one gateway. Every JSON answer is the Envelope.\"},"
+"\"components\":{"
+  "\"securitySchemes\":{\"apiKey\":{\"type\":\"apiKey\",\"in\":\"header\",\"name\":\"X-API-Key\"},\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\"}},"
+  "\"schemas\":{\"Envelope\":{\"type\":\"object\",\"required\":[\"success\",\"meta\"],\"properties\":{"
+    "\"success\":{\"type\":\"boolean\"},\"data\":{},"
+    "\"error\":{\"type\":\"object\",\"properties\":{\"code\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}}},"
+    "\"meta\":{\"type\":\"object\",\"properties\":{\"request_id\":{\"type\":\"string\"},\"duration_ms\":{\"type\":\"number\"}}}}}},"
+  "\"responses\":{\"Error\":{\"description\":\"Error envelope\",\"content\":{\"application/json\":{\"schema\":" ENVELOPE_REF "}}}}},"
+"\"security\":[{\"apiKey\":[]},{\"bearer\":[]}],"
+"\"paths\":{"
+  "\"/api/cache/stats\":{\"get\":{\"summary\":\"Statistics of the cache replica that answers\",\"responses\":{" JSON_OK ("Counters by level") "," ERRORS "}}},"
+  "\"/api/cache/_invalidate\":{\"post\":{\"summary\":\"Drop every entry carrying any of the tags, on every level\"," JSON_BODY ("{\\\"tags\\\": [\\\"t1\\\", ...]} (1 to 16 tags)") ",\"responses\":{" JSON_OK ("{\\\"invalidated\\\": n}") "," ERRORS "}}},"
+  "\"/api/cache/{namespace}/_mget\":{\"post\":{\"summary\":\"Read many keys of a namespace\",\"parameters\":[" P_NS "]," JSON_BODY ("{\\\"keys\\\": [...]} (1 to 1000 keys)") ",\"responses\":{" JSON_OK ("items: key -> {value, ttl, level} or null") "," ERRORS "}}},"
+  "\"/api/cache/{namespace}/{key}\":{"
+    "\"get\":{\"summary\":\"Read a value; says which level answered (near, l1, l2) and the remaining TTL\",\"parameters\":[" P_NS "," P_KEY "],\"responses\":{" JSON_OK ("The value") ",\"304\":{\"description\":\"Not modified (If-None-Match)\"},\"404\":{\"$ref\":\"#/components/responses/Error\"}," ERRORS "}},"
+    "\"put\":{\"summary\":\"Write any JSON value\",\"parameters\":[" P_NS "," P_KEY ",{\"name\":\"ttl\",\"in\":\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1}},{\"name\":\"tags\",\"in\":\"query\",\"schema\":{\"type\":\"string\"},\"description\":\"comma-separated, up to 16\"}]," JSON_BODY ("The value, any JSON") ",\"responses\":{" JSON_OK ("Stored, with its TTL") ",\"413\":{\"$ref\":\"#/components/responses/Error\"}," ERRORS "}},"
+    "\"delete\":{\"summary\":\"Delete a key on every level\",\"parameters\":[" P_NS "," P_KEY "],\"responses\":{" JSON_OK ("Deleted") ",\"404\":{\"$ref\":\"#/components/responses/Error\"}," ERRORS "}}},"
+  "\"/api/cache/{namespace}\":{\"delete\":{\"summary\":\"Delete a whole namespace on every level\",\"parameters\":[" P_NS "],\"responses\":{" JSON_OK ("{\\\"deleted\\\": n}") "," ERRORS "}}},"
+  "\"/api/optimization/health\":{\"get\":{\"summary\":\"Every replica of every service and the dependencies they use\",\"security\":[],\"responses\":{" JSON_OK ("Healthy or degraded") ",\"503\":{\"$ref\":\"#/components/responses/Error\"}}}},"
+  "\"/api/optimization/summary\":{\"get\":{\"summary\":\"Every KPI with its value, target and status\",\"responses\":{" JSON_OK ("KPIs") "," ERRORS "}}},"
+  "\"/api/optimization/metrics\":{\"get\":{\"summary\":\"Metrics per service and replica\",\"parameters\":[{\"name\":\"window\",\"in\":\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1}}],\"responses\":{" JSON_OK ("Metrics") "," ERRORS "}}},"
+  "\"/api/optimization/recommendations\":{\"get\":{\"summary\":\"What to do about breached KPIs, with evidence\",\"responses\":{" JSON_OK ("Recommendations") "," ERRORS "}}},"
+  "\"/api/openapi.json\":{\"get\":{\"summary\":\"This document\",\"security\":[],\"responses\":{\"200\":{\"description\":\"OpenAPI 3\"}}}},"
+  "\"/metrics\":{\"get\":{\"summary\":\"Prometheus text exposition, every service and replica\",\"responses\":{\"200\":{\"description\":\"text/plain; version=0.0.4\"}}}},"
+  "\"/\":{\"get\":{\"summary\":\"The live dashboard\",\"security\":[],\"responses\":{\"200\":{\"description\":\"text/html\"}}}}"
+"}}";
+
+void
+gateway_openapi (gw_thread_t *t, gateway_req_t *req)
+{
+    req->cache_control = "public, max-age=300";
+    gateway_reply_raw (req, 200, "application/json", gateway_openapi_json,
+                       sizeof gateway_openapi_json - 1);
+}

@@ -1,0 +1,56 @@
+/*  gateway_routes: the one table of the gateway's REST routes.
+ *
+ *  Dispatch, 405 Allow lists, API-key exemptions, the backend each route
+ *  uses (for its circuit breaker and concurrency limit) and the OpenAPI
+ *  test all read this table, so a route cannot exist without being known
+ *  to all of them.
+ */
+#ifndef GATEWAY_ROUTES_H
+#define GATEWAY_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    H_CACHE_STATS,
+    H_CACHE_INVALIDATE,
+    H_CACHE_DELETE_NS,
+    H_CACHE_MGET,
+    H_CACHE_GET,
+    H_CACHE_PUT,
+    H_CACHE_DELETE,
+    H_MONITOR,              /* /api/optimization/<what> */
+    H_PROMETHEUS,
+    H_DASHBOARD,
+    H_OPENAPI
+} gateway_handler_t;
+
+typedef struct {
+    const char *method;
+    const char *pattern;        /* "/api/cache/{namespace}/{key}" */
+    gateway_handler_t handler;
+    uint32_t service;           /* backend (HSN_SERVICE_*), 0: none */
+    bool open;                  /* served without an API key */
+    const char *route_class;    /* for metrics: cache, monitor, other */
+} gateway_route_t;
+
+extern const gateway_route_t gateway_routes[];
+extern const size_t gateway_nroutes;
+
+/*  Path parameters: {name} is one non-empty segment; the last parameter of
+ *  a pattern ({key}) takes the rest of the path, slashes included. */
+typedef struct {
+    const char *ptr[2];
+    size_t len[2];
+    size_t count;
+} gateway_params_t;
+
+/*  The route for method and path, with its parameters; NULL when none.
+ *  When the path matches some route but not with this method, *allow gets
+ *  the methods that would ("GET, PUT, DELETE") for a 405. */
+const gateway_route_t *gateway_route_match (const char *method, const char *path,
+                                            gateway_params_t *params, char *allow,
+                                            size_t allowlen);
+
+#endif
