@@ -311,6 +311,10 @@ answer (cache_service_t *self, hsn_worker_t *w, pending_t *p, redisReply **r)
             break;
         }
         case P_DEL: {
+            /*  Again now: a read of this batch queued before the delete
+             *  filled L1 from Redis before the DEL ran, and our own
+             *  invalidation message is skipped. */
+            hsn_store_del (self->l1, p->key, p->klen);
             long long n = r[0]->type == REDIS_REPLY_INTEGER ? r[0]->integer : 0;
             hsn_counter_add (self->deletes, 1);
             hsn_counter_add (self->inval_sent, 1);
@@ -319,6 +323,8 @@ answer (cache_service_t *self, hsn_worker_t *w, pending_t *p, redisReply **r)
         }
         case P_TAGS: {
             uint64_t n = 0;
+            for (size_t i = 0; i < p->ntags; i++)       /* as for P_DEL */
+                hsn_store_del_tag (self->l1, p->tags[i], p->tag_lens[i]);
             for (size_t i = 0; i < p->ntags; i++)
                 if (r[i]->type == REDIS_REPLY_INTEGER)
                     n += (uint64_t) r[i]->integer;
@@ -373,6 +379,11 @@ delete_namespace (cache_service_t *self, redisContext *c, hsn_worker_t *w, pendi
         }
         freeReplyObject (r);
     } while (strcmp (cursor, "0") != 0);
+    /*  As for P_DEL: reads answered before this filled L1 from Redis. */
+    char prefix[CACHE_NS_MAX + 2];
+    memcpy (prefix, p->key, p->klen);
+    prefix[p->klen] = ':';
+    hsn_store_del_prefix (self->l1, prefix, p->klen + 1);
     hsn_inval_append_publish (c, HSN_INVAL_NS, self->origin, p->key, p->klen);
     redisReply *pub = NULL;
     if (redisGetReply (c, (void **) &pub) != REDIS_OK)

@@ -219,6 +219,18 @@ ttl_left (int64_t expires_ms, int64_t now)
 
 /*  --- request validation ------------------------------------------------ */
 
+/*  The request's NS, or a 400 reply and -EINVAL. */
+static int
+request_ns (hsn_worker_t *w, const hsn_route_t *route, const hsn_env_t *req,
+            const char **ns, size_t *nslen)
+{
+    if (hsn_env_str (req, HSN_FIELD_NS, ns, nslen) == 0 && cache_ns_valid (*ns, *nslen))
+        return 0;
+    hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST,
+                            "namespace must be 1-64 characters of A-Z a-z 0-9 _ - .");
+    return -EINVAL;
+}
+
 /*  "ns:key" from the request's NS and KEY into a new string. NULL (after a
  *  400 reply) when invalid. */
 static char *
@@ -227,11 +239,8 @@ request_key (hsn_worker_t *w, const hsn_route_t *route, const hsn_env_t *req,
 {
     const char *ns, *key;
     size_t nslen, keylen;
-    if (hsn_env_str (req, HSN_FIELD_NS, &ns, &nslen) || !cache_ns_valid (ns, nslen)) {
-        hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST,
-                                "namespace must be 1-64 characters of A-Z a-z 0-9 _ - .");
+    if (request_ns (w, route, req, &ns, &nslen))
         return NULL;
-    }
     if (hsn_env_str (req, HSN_FIELD_KEY, &key, &keylen) || keylen == 0
         || keylen > CACHE_KEY_MAX) {
         hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST, "key must be 1-512 bytes");
@@ -398,11 +407,8 @@ do_mget (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
 {
     const char *ns;
     size_t nslen;
-    if (hsn_env_str (req, HSN_FIELD_NS, &ns, &nslen) || !cache_ns_valid (ns, nslen)) {
-        hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST,
-                                "namespace must be 1-64 characters of A-Z a-z 0-9 _ - .");
+    if (request_ns (w, route, req, &ns, &nslen))
         return;
-    }
     const hsn_mp_obj_t *arr = &req->fields[HSN_FIELD_KEYS];
     if (!hsn_env_has (req, HSN_FIELD_KEYS) || arr->v.c.count == 0
         || arr->v.c.count > CACHE_MGET_MAX) {
@@ -509,11 +515,8 @@ do_delete_ns (cache_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
 {
     const char *ns;
     size_t nslen;
-    if (hsn_env_str (req, HSN_FIELD_NS, &ns, &nslen) || !cache_ns_valid (ns, nslen)) {
-        hsn_worker_reply_error (w, route, req, HSN_STATUS_BAD_REQUEST,
-                                "namespace must be 1-64 characters of A-Z a-z 0-9 _ - .");
+    if (request_ns (w, route, req, &ns, &nslen))
         return;
-    }
     if (!redis_or_reply (self, w, route, req))
         return;
     char prefix[CACHE_NS_MAX + 2];
