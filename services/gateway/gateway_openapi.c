@@ -44,7 +44,8 @@ const char gateway_openapi_json[] =
 void
 gateway_openapi (gw_thread_t *t, gateway_req_t *req)
 {
+    static char etag[40];
     req->cache_control = "public, max-age=300";
-    gateway_reply_raw (req, 200, "application/json", gateway_openapi_json,
-                       sizeof gateway_openapi_json - 1);
+    gateway_reply_static (req, "application/json", gateway_openapi_json,
+                          sizeof gateway_openapi_json - 1, etag);
 }

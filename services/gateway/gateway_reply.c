@@ -25,9 +25,10 @@ gateway_zip_init (gateway_zip_t *zip, bool enabled, size_t min_size, int level)
 void
 gateway_zip_release (gateway_zip_t *zip)
 {
-    if (zip->ready)
-        deflateEnd (&zip->z);
-    zip->ready = false;
+    for (int w = 0; w <= GATEWAY_ZIP_WBITS_MAX; w++)
+        if (zip->ready[w])
+            deflateEnd (&zip->z[w]);
+    memset (zip->ready, 0, sizeof zip->ready);
     gateway_json_buf_free (&zip->buf);
 }
 
@@ -35,25 +36,36 @@ gateway_zip_release (gateway_zip_t *zip)
 static int
 compress_body (gateway_zip_t *zip, const void *body, size_t len)
 {
-    if (!zip->ready) {
-        /*  windowBits 15 + 16: a gzip wrapper; memLevel 8 as zlib's default. */
-        if (deflateInit2 (&zip->z, zip->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-            return -1;
-        zip->ready = true;
+    /*  nginx's choice: halve the window (and the hash with it) while the
+     *  body fits in half of it; zlib's window is 262 bytes smaller. */
+    int wbits = GATEWAY_ZIP_WBITS_MAX, memlevel = 8;
+    while (wbits > GATEWAY_ZIP_WBITS_MIN && len < ((size_t) 1 << (wbits - 1)) - 262) {
+        wbits--;
+        memlevel--;
     }
-    else if (deflateReset (&zip->z) != Z_OK)
+    if (memlevel < 1)
+        memlevel = 1;
+    z_stream *z = &zip->z[wbits];
+    if (!zip->ready[wbits]) {
+        /*  + 16: a gzip wrapper. */
+        if (deflateInit2 (z, zip->level, Z_DEFLATED, wbits + 16, memlevel,
+                          Z_DEFAULT_STRATEGY) != Z_OK)
+            return -1;
+        zip->ready[wbits] = true;
+    }
+    else if (deflateReset (z) != Z_OK)
         return -1;
-    size_t bound = deflateBound (&zip->z, (uLong) len);
+    size_t bound = deflateBound (z, (uLong) len);
     gateway_json_buf_reset (&zip->buf);
     if (gateway_json_buf_reserve (&zip->buf, bound))
         return -1;
-    zip->z.next_in = (Bytef *) body;
-    zip->z.avail_in = (uInt) len;
-    zip->z.next_out = (Bytef *) zip->buf.data;
-    zip->z.avail_out = (uInt) bound;
-    if (deflate (&zip->z, Z_FINISH) != Z_STREAM_END)
+    z->next_in = (Bytef *) body;
+    z->avail_in = (uInt) len;
+    z->next_out = (Bytef *) zip->buf.data;
+    z->avail_out = (uInt) bound;
+    if (deflate (z, Z_FINISH) != Z_STREAM_END)
         return -1;
-    zip->buf.len = bound - zip->z.avail_out;
+    zip->buf.len = bound - z->avail_out;
     return 0;
 }
 
@@ -221,34 +233,42 @@ none_match (struct mg_connection *conn, const char *etag)
 /*  Status line, headers and body (compressed when it pays) in one write.
  *  etag_data/etag_len name what the ETag covers (NULL: no ETag). */
 static void
-send_response (gateway_req_t *req, int status, const char *content_type,
-               const void *body, size_t len, const void *etag_data, size_t etag_len)
+send_response_tagged (gateway_req_t *req, int status, const char *content_type,
+                      const void *body, size_t len, const void *etag_data, size_t etag_len,
+                      const char *fixed_etag)
 {
     char etag[40] = "";
-    if (status == 200 && req->is_get && etag_data) {
-        etag_of (etag_data, etag_len, etag, sizeof etag);
+    if (status == 200 && req->is_get && (etag_data || fixed_etag)) {
+        if (fixed_etag)
+            snprintf (etag, sizeof etag, "%s", fixed_etag);
+        else
+            etag_of (etag_data, etag_len, etag, sizeof etag);
         if (none_match (req->conn, etag)) {
             status = 304;
             len = 0;
         }
     }
-    bool compressible = req->zip && req->zip->enabled && status != 304;
-    bool gzip = compressible && req->accepts_gzip && len >= req->zip->min_size
-                && compress_body (req->zip, body, len) == 0;
+    /*  A 304 carries the Vary the 200 would have (RFC 9110 15.4.5), but
+     *  no Content-Length: it could only be the 200's length (8.6). */
+    bool compressible = req->zip && req->zip->enabled;
+    bool gzip = compressible && status != 304 && req->accepts_gzip
+                && len >= req->zip->min_size && compress_body (req->zip, body, len) == 0;
     if (gzip) {
         body = req->zip->buf.data;
         len = req->zip->buf.len;
     }
-    char head[1536];
+    char head[1536], clen[48] = "";
+    if (status != 304)
+        snprintf (clen, sizeof clen, "Content-Length: %zu\r\n", len);
     int hlen = snprintf (head, sizeof head,
                          "HTTP/1.1 %d %s\r\n"
                          "Content-Type: %s\r\n"
-                         "Content-Length: %zu\r\n"
+                         "%s"
                          "X-Request-Id: %s\r\n"
                          "Cache-Control: %s\r\n"
                          "%s%s%s%s%s%.*s"
                          "\r\n",
-                         status, reason (status), content_type, len, req->request_id,
+                         status, reason (status), content_type, clen, req->request_id,
                          req->cache_control ? req->cache_control : "no-store",
                          gzip ? "Content-Encoding: gzip\r\n" : "",
                          compressible ? "Vary: Accept-Encoding\r\n" : "",
@@ -261,6 +281,13 @@ send_response (gateway_req_t *req, int status, const char *content_type,
     mg_write (req->conn, req->out->data, req->out->len);
     req->status = status;
     req->bytes = status == 304 ? 0 : len;
+}
+
+static void
+send_response (gateway_req_t *req, int status, const char *content_type,
+               const void *body, size_t len, const void *etag_data, size_t etag_len)
+{
+    send_response_tagged (req, status, content_type, body, len, etag_data, etag_len, NULL);
 }
 
 /*  Finish the envelope in req->body (everything up to "meta") and send it;
@@ -319,4 +346,19 @@ gateway_reply_raw (gateway_req_t *req, int http_status, const char *content_type
                    const void *body, size_t len)
 {
     send_response (req, http_status, content_type, body, len, body, len);
+}
+
+void
+gateway_reply_static (gateway_req_t *req, const char *content_type, const void *body,
+                      size_t len, char *etag)
+{
+    if (!__atomic_load_n (&etag[0], __ATOMIC_ACQUIRE)) {
+        /*  The first byte last, released: a reader that sees it set sees
+         *  the rest. Racing writers write the same bytes. */
+        char tmp[40];
+        etag_of (body, len, tmp, sizeof tmp);
+        memcpy (etag + 1, tmp + 1, sizeof tmp - 1);
+        __atomic_store_n (&etag[0], tmp[0], __ATOMIC_RELEASE);
+    }
+    send_response_tagged (req, 200, content_type, body, len, NULL, 0, etag);
 }

@@ -21,13 +21,18 @@
 #include <zlib.h>
 #include "gateway_json.h"
 
-/*  What compression needs, owned by one thread and reused. */
+/*  What compression needs, owned by one thread and reused. One deflate
+ *  stream per window size: like nginx, a short body gets a small window
+ *  and hash (resetting a stream clears its hash table, 64 KB at zlib's
+ *  defaults, which would cost more than compressing 10 KB). */
+#define GATEWAY_ZIP_WBITS_MIN 9
+#define GATEWAY_ZIP_WBITS_MAX 15
 typedef struct {
     bool enabled;                   /* ENABLE_COMPRESSION */
     size_t min_size;                /* MIN_COMPRESSION_SIZE */
     int level;                      /* zlib level, 1 = fastest */
-    bool ready;
-    z_stream z;
+    bool ready[GATEWAY_ZIP_WBITS_MAX + 1];
+    z_stream z[GATEWAY_ZIP_WBITS_MAX + 1];
     gateway_json_buf_t buf;
 } gateway_zip_t;
 
@@ -77,6 +82,12 @@ void gateway_reply_method (gateway_req_t *req, const char *allow);
  *  content type; compressed and ETagged like the rest. */
 void gateway_reply_raw (gateway_req_t *req, int http_status, const char *content_type,
                         const void *body, size_t len);
+
+/*  A body that never changes (the OpenAPI document, the dashboard): its
+ *  ETag is computed once and kept in *etag (a char[40] owned by the caller,
+ *  filled on first use; racing first uses compute the same bytes). */
+void gateway_reply_static (gateway_req_t *req, const char *content_type,
+                           const void *body, size_t len, char *etag);
 
 /*  Append s to buf as a JSON string literal (quoted, escaped). */
 int gateway_json_append_str (gateway_json_buf_t *buf, const char *s, size_t len);
