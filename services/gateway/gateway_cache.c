@@ -103,11 +103,16 @@ key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     char nkey[1024];
     size_t nklen = near ? near_key (nkey, sizeof nkey, ns, nslen, key, keylen) : 0;
     int64_t now = hsn_now_ms ();
-    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
-    gateway_json_buf_append (d, ",\"value\":", 9);
+    gateway_prefix_t prefix;
     int64_t expires;
-    if (nklen && gateway_near_get (near, nkey, nklen, now, d, &expires) == 0) {
-        reply_value (req, d, "near", 4, (uint64_t) ((expires - now + 999) / 1000));
+    if (nklen && gateway_near_get (near, nkey, nklen, now, &t->json, &prefix, &expires) == 0) {
+        /*  Kept ready: only the TTL and the meta are written per request. */
+        uint64_t ttl = (uint64_t) ((expires - now + 999) / 1000);
+        char tail[32], cc[64];
+        int n = snprintf (tail, sizeof tail, "%llu}", (unsigned long long) ttl);
+        snprintf (cc, sizeof cc, "max-age=%llu", (unsigned long long) ttl);
+        req->cache_control = cc;
+        gateway_reply_ok_prefixed (req, &prefix, tail, (size_t) n);
         return;
     }
     /*  A near-cache fill needs a read from Redis taken after this ticket. */
@@ -122,9 +127,8 @@ key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     hsn_env_t env;
     if (gateway_call (t, req, rid, &msg, &env))
         return;
-    d = data_start (t, ns, nslen, key, keylen);
+    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
     gateway_json_buf_append (d, ",\"value\":", 9);
-    size_t value_at = d->len;
     const hsn_mp_obj_t *v = &env.fields[HSN_FIELD_VALUE];
     if (!hsn_env_has (&env, HSN_FIELD_VALUE)
         || gateway_json_from_mp (v->raw, v->raw_len, HSN_PROTO_MAX_DEPTH, d)) {
@@ -132,6 +136,7 @@ key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
         gateway_reply_error (req, 502, "malformed", "the cache returned an unreadable value");
         return;
     }
+    size_t value_end = d->len;
     const char *level = "l2";
     size_t llen = 2;
     uint64_t ttl = 0;
@@ -141,10 +146,17 @@ key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     snprintf (level_copy, sizeof level_copy, "%.*s", (int) (llen < 7 ? llen : 7), level);
     zmq_msg_close (&msg);
     /*  TTL comes in whole seconds rounded up: keep one second less, so the
-     *  near copy never outlives the value. */
-    if (fill && ttl > 1)
-        gateway_near_put (near, ticket, nkey, nklen, d->data + value_at, d->len - value_at,
-                          now, now + (int64_t) (ttl - 1) * 1000);
+     *  near copy never outlives the value. The near copy is the envelope up
+     *  to the TTL, as it will be answered. */
+    if (fill && ttl > 1) {
+        gateway_json_buf_t *pre = &t->out;
+        gateway_json_buf_reset (pre);
+        gateway_json_buf_append (pre, GATEWAY_ENVELOPE_HEAD, GATEWAY_ENVELOPE_HEAD_LEN);
+        gateway_json_buf_append (pre, d->data, value_end);
+        gateway_json_buf_append (pre, ",\"level\":\"near\",\"ttl\":", 22);
+        gateway_near_put (near, ticket, nkey, nklen, pre->data, pre->len, now,
+                          now + (int64_t) (ttl - 1) * 1000);
+    }
     reply_value (req, d, level_copy, strlen (level_copy), ttl);
 }
 

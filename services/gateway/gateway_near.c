@@ -218,41 +218,69 @@ gateway_near_up (const gateway_near_t *self)
     return __atomic_load_n (&self->up, __ATOMIC_ACQUIRE) != 0;
 }
 
+/*  An entry: this header, the text, its deflate stream. */
+typedef struct {
+    uint32_t len, gz_len, crc, data_crc;
+} entry_head_t;
+
 int
 gateway_near_get (gateway_near_t *self, const char *key, size_t klen, int64_t now_ms,
-                  gateway_json_buf_t *out, int64_t *expires_ms)
+                  gateway_json_buf_t *out, gateway_prefix_t *prefix, int64_t *expires_ms)
 {
     shard_t *s = shard_of (self, key, klen);
     const uint8_t *v;
     size_t vlen;
     int64_t exp;
+    gateway_json_buf_reset (out);
     pthread_mutex_lock (&s->lock);
     int rc = hsn_store_get (s->store, key, klen, now_ms, &v, &vlen, &exp);
-    if (rc == 0) {
+    if (rc == 0)
         /*  Copied under the lock: the next put may move the bytes. */
         rc = gateway_json_buf_append (out, v, vlen);
-        *expires_ms = exp;
-    }
     pthread_mutex_unlock (&s->lock);
     ATOMIC_ADD (rc == 0 ? &self->hits : &self->misses, 1);
-    return rc == 0 ? 0 : -ENOENT;
+    if (rc)
+        return -ENOENT;
+    entry_head_t h;
+    memcpy (&h, out->data, sizeof h);
+    prefix->text = out->data + sizeof h;
+    prefix->len = h.len;
+    prefix->gz = (const uint8_t *) out->data + sizeof h + h.len;
+    prefix->gz_len = h.gz_len;
+    prefix->crc = h.crc;
+    prefix->data_crc = h.data_crc;
+    *expires_ms = exp;
+    return 0;
 }
 
 int
 gateway_near_put (gateway_near_t *self, uint64_t ticket, const char *key, size_t klen,
-                  const char *json, size_t jlen, int64_t now_ms, int64_t expires_ms)
+                  const char *text, size_t len, int64_t now_ms, int64_t expires_ms)
 {
     if (!gateway_near_up (self))
         return -ENOTCONN;
+    /*  Compressed outside the lock; deflate never grows text by more than
+     *  a few bytes per 16 KB block plus the flush marker. */
+    size_t cap = sizeof (entry_head_t) + len + len + len / 1000 + 64;
+    uint8_t *entry = (uint8_t *) malloc (cap);
+    if (!entry)
+        return -ENOMEM;
+    entry_head_t h = { (uint32_t) len, 0, 0, 0 };
+    memcpy (entry + sizeof h, text, len);
+    h.gz_len = (uint32_t) gateway_prefix_deflate (text, len, entry + sizeof h + len,
+                                                  cap - sizeof h - len, &h.crc, &h.data_crc);
+    memcpy (entry, &h, sizeof h);
     shard_t *s = shard_of (self, key, klen);
     pthread_mutex_lock (&s->lock);
     /*  Checked under the shard lock: an invalidation bumps the epoch before
      *  it takes this lock to delete, so either it sees our entry or we see
      *  its epoch. */
     int rc = ticket == __atomic_load_n (&self->epoch, __ATOMIC_ACQUIRE)
-             ? hsn_store_put (s->store, key, klen, json, jlen, now_ms, expires_ms, NULL, NULL, 0)
+             ? hsn_store_put (s->store, key, klen, entry, sizeof h + len + h.gz_len, now_ms,
+                              expires_ms, NULL, NULL, 0)
              : -ESTALE;
     pthread_mutex_unlock (&s->lock);
+    free (entry);
     ATOMIC_ADD (rc == 0 ? &self->fills : &self->refused, 1);
     return rc;
 }

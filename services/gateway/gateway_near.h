@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gateway_json.h"
+#include "gateway_reply.h"
 
 typedef struct gateway_near gateway_near_t;
 
@@ -36,16 +37,18 @@ void gateway_near_destroy (gateway_near_t **self_p);
 /*  Take before asking the backend; pass to gateway_near_put. */
 uint64_t gateway_near_ticket (gateway_near_t *self);
 
-/*  Hit: 0, the value's JSON text appended to out, *expires_ms set.
- *  Miss: -ENOENT. Thread-safe. */
+/*  Hit: 0, the entry copied into out (reset first) and *prefix pointing
+ *  into it: the rendered envelope up to the TTL, and its deflate stream;
+ *  *expires_ms set. Miss: -ENOENT. Thread-safe. */
 int gateway_near_get (gateway_near_t *self, const char *key, size_t klen, int64_t now_ms,
-                      gateway_json_buf_t *out, int64_t *expires_ms);
+                      gateway_json_buf_t *out, gateway_prefix_t *prefix, int64_t *expires_ms);
 
-/*  Keep json as key's value until expires_ms, unless the ticket is stale
- *  or the channel is down. Returns 0, -ESTALE, -ENOTCONN, or the store's
- *  error. Thread-safe. */
+/*  Keep text (the envelope up to the TTL: {"success":true,"data":{...
+ *  "ttl":) as key's answer until expires_ms, compressed once here, unless
+ *  the ticket is stale or the channel is down. Returns 0, -ESTALE,
+ *  -ENOTCONN, or the store's error. Thread-safe. */
 int gateway_near_put (gateway_near_t *self, uint64_t ticket, const char *key, size_t klen,
-                      const char *json, size_t jlen, int64_t now_ms, int64_t expires_ms);
+                      const char *text, size_t len, int64_t now_ms, int64_t expires_ms);
 
 /*  Drop key (a write through this gateway) and stale every ticket. */
 void gateway_near_del (gateway_near_t *self, const char *key, size_t klen);

@@ -230,6 +230,43 @@ none_match (struct mg_connection *conn, const char *etag)
     return false;
 }
 
+/*  Status line and headers into req->out, then the body parts, then one
+ *  mg_write. gzip says the parts are a gzip stream already. */
+static void
+write_out (gateway_req_t *req, int status, const char *content_type, const char *etag,
+           bool compressible, bool gzip, const void *const parts[], const size_t lens[],
+           size_t nparts)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < nparts; i++)
+        len += lens[i];
+    if (status == 304)
+        len = 0;
+    char head[1536];
+    int hlen = snprintf (head, sizeof head,
+                         "HTTP/1.1 %d %s\r\n"
+                         "Content-Type: %s\r\n"
+                         "Content-Length: %zu\r\n"
+                         "X-Request-Id: %s\r\n"
+                         "Cache-Control: %s\r\n"
+                         "%s%s%s%s%s%.*s"
+                         "\r\n",
+                         status, reason (status), content_type, len, req->request_id,
+                         req->cache_control ? req->cache_control : "no-store",
+                         gzip ? "Content-Encoding: gzip\r\n" : "",
+                         compressible ? "Vary: Accept-Encoding\r\n" : "",
+                         *etag ? "ETag: " : "", etag, *etag ? "\r\n" : "",
+                         (int) req->headers_len, req->headers);
+    gateway_json_buf_reset (req->out);
+    gateway_json_buf_append (req->out, head, (size_t) hlen);
+    if (status != 304)
+        for (size_t i = 0; i < nparts; i++)
+            gateway_json_buf_append (req->out, parts[i], lens[i]);
+    mg_write (req->conn, req->out->data, req->out->len);
+    req->status = status;
+    req->bytes = len;
+}
+
 /*  Status line, headers and body (compressed when it pays) in one write.
  *  etag_data/etag_len name what the ETag covers (NULL: no ETag). */
 static void
@@ -243,44 +280,19 @@ send_response_tagged (gateway_req_t *req, int status, const char *content_type,
             snprintf (etag, sizeof etag, "%s", fixed_etag);
         else
             etag_of (etag_data, etag_len, etag, sizeof etag);
-        if (none_match (req->conn, etag)) {
+        if (none_match (req->conn, etag))
             status = 304;
-            len = 0;
-        }
     }
-    /*  A 304 carries the Vary the 200 would have (RFC 9110 15.4.5), but
-     *  no Content-Length: it could only be the 200's length (8.6). */
-    bool compressible = req->zip && req->zip->enabled;
-    bool gzip = compressible && status != 304 && req->accepts_gzip
-                && len >= req->zip->min_size && compress_body (req->zip, body, len) == 0;
+    bool compressible = req->zip && req->zip->enabled && status != 304;
+    bool gzip = compressible && req->accepts_gzip && len >= req->zip->min_size
+                && compress_body (req->zip, body, len) == 0;
     if (gzip) {
         body = req->zip->buf.data;
         len = req->zip->buf.len;
     }
-    char head[1536], clen[48] = "";
-    if (status != 304)
-        snprintf (clen, sizeof clen, "Content-Length: %zu\r\n", len);
-    int hlen = snprintf (head, sizeof head,
-                         "HTTP/1.1 %d %s\r\n"
-                         "Content-Type: %s\r\n"
-                         "%s"
-                         "X-Request-Id: %s\r\n"
-                         "Cache-Control: %s\r\n"
-                         "%s%s%s%s%s%.*s"
-                         "\r\n",
-                         status, reason (status), content_type, clen, req->request_id,
-                         req->cache_control ? req->cache_control : "no-store",
-                         gzip ? "Content-Encoding: gzip\r\n" : "",
-                         compressible ? "Vary: Accept-Encoding\r\n" : "",
-                         *etag ? "ETag: " : "", etag, *etag ? "\r\n" : "",
-                         (int) req->headers_len, req->headers);
-    gateway_json_buf_reset (req->out);
-    gateway_json_buf_append (req->out, head, (size_t) hlen);
-    if (status != 304)
-        gateway_json_buf_append (req->out, body, len);
-    mg_write (req->conn, req->out->data, req->out->len);
-    req->status = status;
-    req->bytes = status == 304 ? 0 : len;
+    const void *parts[1] = { body };
+    size_t lens[1] = { len };
+    write_out (req, status, content_type, etag, compressible, gzip, parts, lens, 1);
 }
 
 static void
@@ -361,4 +373,89 @@ gateway_reply_static (gateway_req_t *req, const char *content_type, const void *
         __atomic_store_n (&etag[0], tmp[0], __ATOMIC_RELEASE);
     }
     send_response_tagged (req, 200, content_type, body, len, NULL, 0, etag);
+}
+
+/*  --- bodies kept ready --------------------------------------------------- */
+
+static void
+put_le32 (uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t) v;
+    p[1] = (uint8_t) (v >> 8);
+    p[2] = (uint8_t) (v >> 16);
+    p[3] = (uint8_t) (v >> 24);
+}
+
+size_t
+gateway_prefix_deflate (const char *text, size_t len, uint8_t *gz, size_t gz_cap,
+                        uint32_t *crc, uint32_t *data_crc)
+{
+    z_stream z;
+    memset (&z, 0, sizeof z);
+    /*  Raw deflate (no wrapper: the reply writes the gzip header and
+     *  trailer), compressed well since it is done once per fill. */
+    if (deflateInit2 (&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    z.next_in = (Bytef *) text;
+    z.avail_in = (uInt) len;
+    z.next_out = gz;
+    z.avail_out = (uInt) gz_cap;
+    /*  A sync flush ends on a byte boundary with no final block: the
+     *  reply's stored block can follow. */
+    int rc = deflate (&z, Z_SYNC_FLUSH);
+    size_t out = gz_cap - z.avail_out;
+    bool ok = rc == Z_OK && z.avail_in == 0 && z.avail_out > 0;
+    deflateEnd (&z);
+    if (!ok || len < GATEWAY_ENVELOPE_HEAD_LEN)
+        return 0;
+    *crc = (uint32_t) crc32 (0L, (const Bytef *) text, (uInt) len);
+    *data_crc = (uint32_t) crc32 (0L, (const Bytef *) text + GATEWAY_ENVELOPE_HEAD_LEN,
+                                  (uInt) (len - GATEWAY_ENVELOPE_HEAD_LEN));
+    return out;
+}
+
+void
+gateway_reply_ok_prefixed (gateway_req_t *req, const gateway_prefix_t *prefix,
+                           const char *tail, size_t tail_len)
+{
+    /*  The rest of the body: the tail, then the meta. */
+    char rest[320];
+    int64_t us = hsn_now_us () - req->started_us;
+    int rlen = snprintf (rest, sizeof rest,
+                         "%.*s,\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%lld.%03lld}}",
+                         (int) tail_len, tail, req->request_id, (long long) (us / 1000),
+                         (long long) (us % 1000));
+    /*  ETag over the data, as for every envelope: the prefix's data part
+     *  and the tail, CRCs combined, with the data's length. */
+    char etag[40] = "";
+    int status = 200;
+    if (req->is_get) {
+        uLong c = crc32_combine (prefix->data_crc, crc32 (0L, (const Bytef *) tail, (uInt) tail_len),
+                                 (z_off_t) tail_len);
+        snprintf (etag, sizeof etag, "\"%08lx%08zx\"", c,
+                  prefix->len - GATEWAY_ENVELOPE_HEAD_LEN + tail_len);
+        if (none_match (req->conn, etag))
+            status = 304;
+    }
+    bool compressible = req->zip && req->zip->enabled && status != 304;
+    size_t total = prefix->len + (size_t) rlen;
+    if (compressible && req->accepts_gzip && total >= req->zip->min_size && prefix->gz_len) {
+        /*  gzip header; the stored stream; the rest as a final stored
+         *  block; CRC-32 and length of everything. */
+        static const uint8_t header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+        uint8_t block[5] = { 1, (uint8_t) rlen, (uint8_t) (rlen >> 8),
+                             (uint8_t) ~rlen, (uint8_t) (~rlen >> 8) };
+        uint8_t trailer[8];
+        uLong c = crc32_combine (prefix->crc, crc32 (0L, (const Bytef *) rest, (uInt) rlen),
+                                 (z_off_t) rlen);
+        put_le32 (trailer, (uint32_t) c);
+        put_le32 (trailer + 4, (uint32_t) total);
+        const void *parts[5] = { header, prefix->gz, block, rest, trailer };
+        size_t lens[5] = { 10, prefix->gz_len, 5, (size_t) rlen, 8 };
+        write_out (req, status, "application/json", etag, true, true, parts, lens, 5);
+        return;
+    }
+    const void *parts[2] = { prefix->text, rest };
+    size_t lens[2] = { prefix->len, (size_t) rlen };
+    write_out (req, status, "application/json", etag, compressible, false, parts, lens, 2);
 }

@@ -89,6 +89,33 @@ void gateway_reply_raw (gateway_req_t *req, int http_status, const char *content
 void gateway_reply_static (gateway_req_t *req, const char *content_type,
                            const void *body, size_t len, char *etag);
 
+/*  A body kept ready in the near-cache: the envelope up to its volatile
+ *  end, both as text and as a raw deflate stream that ends in a sync flush
+ *  (so more blocks may follow). Per request only the tail is rendered:
+ *  `tail` closes "data" (e.g. the TTL and "}"), the meta follows. A gzip
+ *  answer is the stored stream plus the tail in one stored block, with the
+ *  CRC combined: no compression work per request. */
+typedef struct {
+    const char *text;           /* {"success":true,"data":{... */
+    size_t len;
+    const uint8_t *gz;          /* raw deflate of text, sync-flushed */
+    size_t gz_len;
+    uint32_t crc;               /* crc32 of text */
+    uint32_t data_crc;          /* crc32 of text after {"success":true,"data": */
+} gateway_prefix_t;
+
+#define GATEWAY_ENVELOPE_HEAD "{\"success\":true,\"data\":"
+#define GATEWAY_ENVELOPE_HEAD_LEN 23
+
+void gateway_reply_ok_prefixed (gateway_req_t *req, const gateway_prefix_t *prefix,
+                                const char *tail, size_t tail_len);
+
+/*  Fill in a prefix's deflate stream and CRCs from its text (into gz, of
+ *  capacity gz_cap). Returns the stream's length, or 0 when it does not
+ *  fit or zlib fails. */
+size_t gateway_prefix_deflate (const char *text, size_t len, uint8_t *gz, size_t gz_cap,
+                               uint32_t *crc, uint32_t *data_crc);
+
 /*  Append s to buf as a JSON string literal (quoted, escaped). */
 int gateway_json_append_str (gateway_json_buf_t *buf, const char *s, size_t len);
 
