@@ -12,8 +12,8 @@ typedef struct {
     char id[128];
     int64_t first_seen_ms, last_seen_ms;
     uint32_t interval_ms;
-    uint64_t uptime_s, rss;
-    double cpu;
+    uint64_t uptime_s, rss, mem_limit;
+    double cpu, cpu_limit;
     int ndeps;
     char dep_name[MAX_DEPS][32];
     bool dep_up[MAX_DEPS];
@@ -23,6 +23,8 @@ struct monitor_registry {
     zhashx_t *replicas;             /* "service/id" -> replica_t */
     uint32_t expected;
     int64_t forget_ms;
+    double host_cores;
+    uint64_t host_mem;
 };
 
 static void
@@ -52,6 +54,8 @@ monitor_registry_destroy (monitor_registry_t **self_p)
     free (*self_p);
     *self_p = NULL;
 }
+
+static void forget_old (monitor_registry_t *self, int64_t now_ms);
 
 static bool
 is_up (const replica_t *r, int64_t now_ms)
@@ -90,6 +94,8 @@ monitor_registry_take (monitor_registry_t *self, const hsn_env_t *env, int64_t n
     char key[160];
     snprintf (key, sizeof key, "%u/%.*s", (unsigned) service, (int) idlen, id);
     replica_t *r = (replica_t *) zhashx_lookup (self->replicas, key);
+    if (!r && zhashx_size (self->replicas) >= MONITOR_REGISTRY_MAX)
+        return -ENOSPC;
     if (!r) {
         r = (replica_t *) zmalloc (sizeof *r);
         r->service = (uint32_t) service;
@@ -102,17 +108,84 @@ monitor_registry_take (monitor_registry_t *self, const hsn_env_t *env, int64_t n
     if (env->kind != HSN_KIND_HEARTBEAT)
         return 0;
     uint64_t v;
+    int rc = 0;
     if (hsn_env_uint (env, HSN_FIELD_INTERVAL, &v) == 0 && v >= 10 && v <= 60000)
         r->interval_ms = (uint32_t) v;
-    if (hsn_env_uint (env, HSN_FIELD_UPTIME, &v) == 0)
+    if (hsn_env_uint (env, HSN_FIELD_UPTIME, &v) == 0) {
+        rc = v < r->uptime_s;
         r->uptime_s = v;
+    }
     if (hsn_env_uint (env, HSN_FIELD_RSS, &v) == 0)
         r->rss = v;
-    if (hsn_env_has (env, HSN_FIELD_CPU) && env->fields[HSN_FIELD_CPU].type == HSN_MP_FLOAT)
-        r->cpu = env->fields[HSN_FIELD_CPU].v.f;
+    if (hsn_env_uint (env, HSN_FIELD_MEM_LIMIT, &v) == 0)
+        r->mem_limit = v;
+    /*  Floats only, and sane ones: a hostile NaN or 1e300 is ignored. */
+    const hsn_mp_obj_t *f = &env->fields[HSN_FIELD_CPU];
+    if (hsn_env_has (env, HSN_FIELD_CPU) && f->type == HSN_MP_FLOAT
+        && f->v.f >= 0 && f->v.f <= 1e6)
+        r->cpu = f->v.f;
+    f = &env->fields[HSN_FIELD_CPU_LIMIT];
+    if (hsn_env_has (env, HSN_FIELD_CPU_LIMIT) && f->type == HSN_MP_FLOAT
+        && f->v.f > 0 && f->v.f <= 1e5)
+        r->cpu_limit = f->v.f;
     if (hsn_env_has (env, HSN_FIELD_HEALTH))
         take_health (r, &env->fields[HSN_FIELD_HEALTH]);
-    return 0;
+    return rc;
+}
+
+void
+monitor_registry_host_limits (monitor_registry_t *self, double cores, uint64_t mem_bytes)
+{
+    self->host_cores = cores;
+    self->host_mem = mem_bytes;
+}
+
+static void
+fill_info (const monitor_registry_t *self, const replica_t *r, int64_t now_ms,
+           monitor_replica_info_t *o)
+{
+    o->service = r->service;
+    o->id = r->id;
+    o->up = is_up (r, now_ms);
+    o->last_seen_ms = now_ms - r->last_seen_ms;
+    o->uptime_s = r->uptime_s;
+    o->rss = r->rss;
+    o->cpu = r->cpu;
+    o->own_limits = r->cpu_limit > 0 || r->mem_limit > 0;
+    o->cpu_limit = r->cpu_limit > 0 ? r->cpu_limit : self->host_cores > 0 ? self->host_cores : 1;
+    o->mem_limit = r->mem_limit ? r->mem_limit : self->host_mem;
+    o->cpu_pct = r->cpu / o->cpu_limit;
+    o->mem_pct = o->mem_limit ? 100.0 * (double) r->rss / (double) o->mem_limit : -1;
+    o->ndeps = r->ndeps;
+    for (int i = 0; i < r->ndeps; i++) {
+        o->dep_name[i] = r->dep_name[i];
+        o->dep_up[i] = r->dep_up[i];
+    }
+}
+
+size_t
+monitor_registry_replicas (monitor_registry_t *self, int64_t now_ms,
+                           monitor_replica_info_t *out, size_t max)
+{
+    forget_old (self, now_ms);
+    size_t n = 0;
+    for (replica_t *r = (replica_t *) zhashx_first (self->replicas); r;
+         r = (replica_t *) zhashx_next (self->replicas)) {
+        if (n < max)
+            fill_info (self, r, now_ms, &out[n]);
+        n++;
+    }
+    return n;
+}
+
+int64_t
+monitor_registry_uptime (monitor_registry_t *self, uint32_t service, const char *id,
+                         size_t idlen)
+{
+    char key[160];
+    snprintf (key, sizeof key, "%u/%.*s", (unsigned) service, (int) idlen, id);
+    replica_t *r = (replica_t *) zhashx_lookup (self->replicas, key);
+    return r ? (int64_t) r->uptime_s : -1;
 }
 
 uint32_t
@@ -136,6 +209,8 @@ pack_str (msgpack_packer *pk, const char *s)
 static void
 forget_old (monitor_registry_t *self, int64_t now_ms)
 {
+    if (zhashx_size (self->replicas) == 0)
+        return;
     zlistx_t *old = zlistx_new ();
     for (replica_t *r = (replica_t *) zhashx_first (self->replicas); r;
          r = (replica_t *) zhashx_next (self->replicas))
@@ -151,15 +226,27 @@ forget_old (monitor_registry_t *self, int64_t now_ms)
 }
 
 static void
-pack_replica (msgpack_packer *pk, const replica_t *r, int64_t now_ms)
+pack_replica (const monitor_registry_t *self, msgpack_packer *pk, const replica_t *r,
+              int64_t now_ms)
 {
-    msgpack_pack_map (pk, 7);
+    monitor_replica_info_t info;
+    fill_info (self, r, now_ms, &info);
+    msgpack_pack_map (pk, 10);
     pack_str (pk, "id");            pack_str (pk, r->id);
     pack_str (pk, "status");        pack_str (pk, is_up (r, now_ms) ? "up" : "down");
     pack_str (pk, "last_seen_ms");  msgpack_pack_int64 (pk, now_ms - r->last_seen_ms);
     pack_str (pk, "uptime_s");      msgpack_pack_uint64 (pk, r->uptime_s);
     pack_str (pk, "cpu_percent");   msgpack_pack_double (pk, r->cpu);
     pack_str (pk, "rss_bytes");     msgpack_pack_uint64 (pk, r->rss);
+    pack_str (pk, "cpu_limit_percent");
+    msgpack_pack_double (pk, info.cpu_pct);
+    pack_str (pk, "memory_limit_bytes");
+    msgpack_pack_uint64 (pk, info.mem_limit);
+    pack_str (pk, "memory_percent");
+    if (info.mem_pct >= 0)
+        msgpack_pack_double (pk, info.mem_pct);
+    else
+        msgpack_pack_nil (pk);
     pack_str (pk, "dependencies");
     msgpack_pack_map (pk, (size_t) r->ndeps);
     for (int i = 0; i < r->ndeps; i++) {
@@ -219,7 +306,7 @@ monitor_registry_health (monitor_registry_t *self, int64_t now_ms, bool monitori
         for (replica_t *r = (replica_t *) zhashx_first (self->replicas); r;
              r = (replica_t *) zhashx_next (self->replicas))
             if (r->service == s)
-                pack_replica (pk, r, now_ms);
+                pack_replica (self, pk, r, now_ms);
     }
     return overall;
 }

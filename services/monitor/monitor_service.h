@@ -1,19 +1,26 @@
-/*  monitor_service: the monitor replica's request handler and its intake of
- *  heartbeats and stats from every replica. */
+/*  monitor_service: the monitor replica's request handler, its intake of
+ *  heartbeats and stats from every replica, and its clock.
+ *
+ *  Operations (proto/README.md, "Monitor operations"): monitor.health,
+ *  .summary, .metrics, .recommendations (request field window: seconds,
+ *  optional) answer one msgpack document in result; monitor.prometheus
+ *  answers the text exposition as a STR in result.
+ */
 #ifndef MONITOR_SERVICE_H
 #define MONITOR_SERVICE_H
 
 #include <czmq.h>
+#include "hsn_metrics.h"
 #include "hsn_worker.h"
-#include "monitor_registry.h"
+#include "monitor_core.h"
 
 typedef struct monitor_service monitor_service_t;
 
-/*  Bind the intake PULL socket at endpoint and register its reader in loop.
- *  Returns NULL when the bind fails. */
+/*  Bind the intake PULL socket at endpoint and register its reader, and a
+ *  one-second tick, in loop. metrics (may be NULL) gets the monitor's own
+ *  counters. Returns NULL when the bind fails. */
 monitor_service_t *monitor_service_new (zloop_t *loop, const char *endpoint,
-                                        monitor_registry_t *registry,
-                                        bool monitoring);
+                                        monitor_core_t *core, hsn_metrics_t *metrics);
 
 /*  NULL-safe; nulls *self_p. */
 void monitor_service_destroy (monitor_service_t **self_p);

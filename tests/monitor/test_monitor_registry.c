@@ -775,6 +775,88 @@ START_TEST (hostile_health_and_cpu_tamed)
 }
 END_TEST
 
+/*  A heartbeat with uptime, rss and (when non-zero) limits. */
+static int
+beat_full (monitor_registry_t *reg, int64_t now, const char *id, uint64_t uptime,
+           uint64_t rss, double cpu, double cpu_limit, uint64_t mem_limit)
+{
+    hsn_enc_begin (&enc, HSN_KIND_HEARTBEAT, 0, CACHE, 0, 0,
+                   6 + (cpu_limit > 0) + (mem_limit > 0));
+    hsn_enc_uint (&enc, HSN_FIELD_SERVICE, CACHE);
+    hsn_enc_cstr (&enc, HSN_FIELD_REPLICA, id);
+    hsn_enc_uint (&enc, HSN_FIELD_INTERVAL, 1000);
+    hsn_enc_uint (&enc, HSN_FIELD_UPTIME, uptime);
+    hsn_enc_key (&enc, HSN_FIELD_CPU);
+    msgpack_pack_double (&enc.pk, cpu);
+    hsn_enc_uint (&enc, HSN_FIELD_RSS, rss);
+    if (cpu_limit > 0) {
+        hsn_enc_key (&enc, HSN_FIELD_CPU_LIMIT);
+        msgpack_pack_double (&enc.pk, cpu_limit);
+    }
+    if (mem_limit > 0)
+        hsn_enc_uint (&enc, HSN_FIELD_MEM_LIMIT, mem_limit);
+    return take_encoded (reg, now);
+}
+
+START_TEST (restart_seen_in_uptime)
+{
+    monitor_registry_t *reg = monitor_registry_new (0, 300000);
+    ck_assert_int_eq (beat_full (reg, 0, "c1", 100, 0, 1, 0, 0), 0);
+    ck_assert_int_eq (beat_full (reg, 1000, "c1", 101, 0, 1, 0, 0), 0);
+    ck_assert_int_eq (beat_full (reg, 2000, "c1", 0, 0, 1, 0, 0), 1);     /* restarted */
+    ck_assert_int_eq (monitor_registry_uptime (reg, CACHE, "c1", 2), 0);
+    ck_assert_int_eq (monitor_registry_uptime (reg, CACHE, "c9", 2), -1);
+    monitor_registry_destroy (&reg);
+}
+END_TEST
+
+START_TEST (limits_from_heartbeat_else_host)
+{
+    monitor_registry_t *reg = monitor_registry_new (0, 300000);
+    monitor_registry_host_limits (reg, 8, 1000);
+    ck_assert_int_eq (beat_full (reg, 0, "own", 5, 500, 150, 2, 2000), 0);
+    ck_assert_int_eq (beat_full (reg, 0, "host", 5, 500, 150, 0, 0), 0);
+    monitor_replica_info_t info[4];
+    ck_assert_uint_eq (monitor_registry_replicas (reg, 0, info, 4), 2);
+    for (int i = 0; i < 2; i++) {
+        bool own = strcmp (info[i].id, "own") == 0;
+        ck_assert (info[i].up);
+        ck_assert (info[i].own_limits == own);
+        ck_assert (info[i].cpu_pct == (own ? 75 : 18.75));
+        ck_assert (info[i].mem_pct == (own ? 25 : 50));
+    }
+    doc_t d;
+    health (reg, 0, true, &d);
+    hsn_mp_obj_t rep = replica (&d, "cache", "own");
+    ck_assert (get (&rep, "memory_percent").v.f == 25);
+    ck_assert (get (&rep, "cpu_limit_percent").v.f == 75);
+    ck_assert_uint_eq (get_uint (&rep, "memory_limit_bytes"), 2000);
+    doc_free (&d);
+    /*  Hostile limits are ignored: NaN, negative, absurd. */
+    ck_assert_int_eq (beat_full (reg, 10, "own", 6, 500, 150, 1e300, 2000), 0);
+    monitor_registry_replicas (reg, 10, info, 4);
+    for (int i = 0; i < 2; i++)
+        if (strcmp (info[i].id, "own") == 0)
+            ck_assert (info[i].cpu_limit == 2);
+    monitor_registry_destroy (&reg);
+}
+END_TEST
+
+START_TEST (replica_count_bounded)
+{
+    monitor_registry_t *reg = monitor_registry_new (0, 300000);
+    char id[32];
+    for (int i = 0; i < MONITOR_REGISTRY_MAX; i++) {
+        snprintf (id, sizeof id, "r%d", i);
+        ck_assert_int_eq (beat_full (reg, 0, id, 1, 0, 0, 0, 0), 0);
+    }
+    ck_assert_int_eq (beat_full (reg, 0, "one-too-many", 1, 0, 0, 0, 0), -ENOSPC);
+    ck_assert_int_eq (beat_full (reg, 1, "r7", 2, 0, 0, 0, 0), 0);     /* known ones go on */
+    ck_assert_uint_eq (monitor_registry_up (reg, CACHE, 1), MONITOR_REGISTRY_MAX);
+    monitor_registry_destroy (&reg);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -797,6 +879,9 @@ suite (void)
     tcase_add_test (tc, replica_id_length_limit);
     tcase_add_test (tc, hostile_intervals_ignored);
     tcase_add_test (tc, hostile_health_and_cpu_tamed);
+    tcase_add_test (tc, restart_seen_in_uptime);
+    tcase_add_test (tc, limits_from_heartbeat_else_host);
+    tcase_add_test (tc, replica_count_bounded);
     suite_add_tcase (s, tc);
     return s;
 }
