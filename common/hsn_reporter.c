@@ -12,6 +12,8 @@ struct hsn_reporter {
     zactor_t *actor;
     hsn_reporter_config_t cfg;
     char *endpoint, *replica;
+    uint64_t mem_limit;             /* what this replica may use (cgroup) */
+    double cpu_limit;
     int dep_up[HSN_REPORTER_MAX_DEPS];
     bool ok;
 };
@@ -35,7 +37,16 @@ send_heartbeat (hsn_reporter_t *self, void *push, hsn_enc_t *enc,
         state[i] = __atomic_load_n (&self->dep_up[i], __ATOMIC_RELAXED);
         ndeps += state[i] >= 0;
     }
-    hsn_enc_begin (enc, HSN_KIND_HEARTBEAT, 0, self->cfg.service, 0, 0, 7);
+    /*  The limits travel with the heartbeat: the monitor may run on another
+     *  host, where its own limits say nothing about this replica. */
+    hsn_enc_begin (enc, HSN_KIND_HEARTBEAT, 0, self->cfg.service, 0, 0,
+                   7 + (self->mem_limit > 0) + (self->cpu_limit > 0));
+    if (self->mem_limit)
+        hsn_enc_uint (enc, HSN_FIELD_MEM_LIMIT, self->mem_limit);
+    if (self->cpu_limit > 0) {
+        hsn_enc_key (enc, HSN_FIELD_CPU_LIMIT);
+        msgpack_pack_double (&enc->pk, self->cpu_limit);
+    }
     hsn_enc_uint (enc, HSN_FIELD_SERVICE, self->cfg.service);
     hsn_enc_cstr (enc, HSN_FIELD_REPLICA, self->replica);
     hsn_enc_uint (enc, HSN_FIELD_INTERVAL, self->cfg.heartbeat_ms);
@@ -130,6 +141,8 @@ hsn_reporter_new (const hsn_reporter_config_t *cfg)
     self->replica = strdup (cfg->replica);
     for (int i = 0; i < HSN_REPORTER_MAX_DEPS; i++)
         self->dep_up[i] = -1;           /* unknown until first set */
+    hsn_proc_mem_limit (&self->mem_limit);
+    hsn_proc_cpu_limit (&self->cpu_limit);
     /*  Without a registry there is nothing to send as stats. */
     if (!cfg->metrics)
         self->cfg.send_stats = false;

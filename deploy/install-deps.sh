@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install the Debian packages hsn needs for one purpose, if any are missing.
 #   install-deps.sh build   compilers and -dev libraries
-#   install-deps.sh test    build + redis-server, postgresql (real servers for tests)
-#   install-deps.sh bench   test + wrk, webdis, redis-tools (peers and load)
+#   install-deps.sh test    build + redis-server, postgresql (real servers for tests),
+#                           prometheus (scrapes /metrics), chromium (opens the dashboard)
+#   install-deps.sh bench   test + wrk, webdis, redis-tools, nginx-light (peers and load)
 #   install-deps.sh fuzz    build + clang with libFuzzer
 # apt-get as root, sudo otherwise; when neither works it names the packages.
 set -eu
@@ -12,8 +13,8 @@ build="gcc make pkg-config libczmq-dev libzmq3-dev libhiredis-dev libmsgpack-dev
        libpq-dev libcivetweb-dev libyajl-dev zlib1g-dev check libsubunit-dev libcurl4-openssl-dev"
 case "$purpose" in
     build) want=$build ;;
-    test)  want="$build redis-server postgresql curl procps" ;;
-    bench) want="$build redis-server postgresql curl procps wrk webdis redis-tools nginx-light" ;;
+    test)  want="$build redis-server postgresql curl procps prometheus chromium" ;;
+    bench) want="$build redis-server postgresql curl procps prometheus chromium wrk webdis redis-tools nginx-light" ;;
     fuzz)  want="$build clang libclang-rt-dev" ;;
     *) echo "install-deps.sh: unknown purpose '$purpose' (build|test|bench|fuzz)" >&2; exit 2 ;;
 esac
@@ -46,5 +47,7 @@ $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null \
 if [ -z "$SUDO" ] && command -v service >/dev/null 2>&1; then
     case "$missing" in *redis-server*) service redis-server stop >/dev/null 2>&1 || true ;; esac
     case "$missing" in *postgresql*) service postgresql stop >/dev/null 2>&1 || true ;; esac
+    case "$missing" in *prometheus*) service prometheus stop >/dev/null 2>&1 || true ;; esac
+    case "$missing" in *nginx*) service nginx stop >/dev/null 2>&1 || true ;; esac
 fi
 exit 0

@@ -65,6 +65,9 @@ struct cache_service {
     uint64_t *hits_l1, *hits_l2, *misses, *sets, *deletes, *errors,
              *inval_sent, *inval_received, *redis_reads, *coalesced, *flushes;
     hsn_hist_t *redis_us;
+    int64_t *l1_entries, *l1_capacity, *l1_bytes;
+    uint64_t *l1_evictions;
+    uint64_t evictions_reported;
 };
 
 /*  cache_service.c */

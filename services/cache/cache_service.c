@@ -125,6 +125,12 @@ cache_service_new (const cache_service_config_t *cfg, zloop_t *loop, char *err,
     self->inval_received = counter (m, "cache.invalidations.received");
     self->flushes = counter (m, "cache.l1.flushes");
     self->redis_us = m ? hsn_metrics_hist (m, "cache.redis.latency_us") : NULL;
+    self->l1_evictions = counter (m, "cache.l1.evictions");
+    static int64_t dummy_gauge[3];
+    self->l1_entries = m ? hsn_metrics_gauge (m, "cache.l1.entries") : &dummy_gauge[0];
+    self->l1_capacity = m ? hsn_metrics_gauge (m, "cache.l1.capacity") : &dummy_gauge[1];
+    self->l1_bytes = m ? hsn_metrics_gauge (m, "cache.l1.bytes") : &dummy_gauge[2];
+    hsn_gauge_set (self->l1_capacity, (int64_t) cfg->max_entries);
     return self;
 }
 
@@ -177,6 +183,16 @@ cache_service_redis_up (const cache_service_t *self)
 void
 cache_service_check (cache_service_t *self)
 {
+    /*  The store keeps its own counts; the registry (and so the monitor)
+     *  hears them once per check. Expired entries nobody reads are reaped a
+     *  bounded number at a time. */
+    hsn_store_expire (self->l1, hsn_now_ms (), 1024);
+    hsn_store_stats_t st;
+    hsn_store_stats (self->l1, &st);
+    hsn_gauge_set (self->l1_entries, (int64_t) st.entries);
+    hsn_gauge_set (self->l1_bytes, (int64_t) st.bytes);
+    hsn_counter_add (self->l1_evictions, st.evictions - self->evictions_reported);
+    self->evictions_reported = st.evictions;
     redisContext *c = hsn_rconn_get (self->redis);
     if (c) {
         redisReply *r = (redisReply *) redisCommand (c, "PING");

@@ -28,6 +28,7 @@ struct gateway_near {
     int up;                         /* subscribed */
     bool flush_on_resubscribe;
     uint64_t hits, misses, fills, refused, invalidations, flushes;
+    uint64_t *m_hits, *m_misses;    /* the same, in the metrics registry */
 };
 
 #define ATOMIC_ADD(p, n) __atomic_fetch_add ((p), (n), __ATOMIC_RELAXED)
@@ -163,13 +164,16 @@ subscriber (void *arg)
 }
 
 gateway_near_t *
-gateway_near_new (const char *redis_url, size_t max_entries, size_t max_bytes)
+gateway_near_new (const char *redis_url, size_t max_entries, size_t max_bytes,
+                  hsn_metrics_t *metrics)
 {
     if (max_entries == 0)
         return NULL;
     gateway_near_t *self = (gateway_near_t *) calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->m_hits = metrics ? hsn_metrics_counter (metrics, "gateway.near.hits") : &self->hits;
+    self->m_misses = metrics ? hsn_metrics_counter (metrics, "gateway.near.misses") : &self->misses;
     self->redis = hsn_rconn_new (redis_url, 500);
     if (!self->redis || pipe (self->stop_pipe)) {
         hsn_rconn_destroy (&self->redis);
@@ -239,6 +243,8 @@ gateway_near_get (gateway_near_t *self, const char *key, size_t klen, int64_t no
         rc = gateway_json_buf_append (out, v, vlen);
     pthread_mutex_unlock (&s->lock);
     ATOMIC_ADD (rc == 0 ? &self->hits : &self->misses, 1);
+    if (self->m_hits != &self->hits)
+        ATOMIC_ADD (rc == 0 ? self->m_hits : self->m_misses, 1);
     if (rc)
         return -ENOENT;
     entry_head_t h;

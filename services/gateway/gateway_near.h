@@ -23,13 +23,14 @@
 #include <stdint.h>
 #include "gateway_json.h"
 #include "gateway_reply.h"
+#include "hsn_metrics.h"
 
 typedef struct gateway_near gateway_near_t;
 
 /*  Start the near-cache and its subscriber thread. NULL when redis_url is
  *  invalid or max_entries is 0 (disabled). */
 gateway_near_t *gateway_near_new (const char *redis_url, size_t max_entries,
-                                  size_t max_bytes);
+                                  size_t max_bytes, hsn_metrics_t *metrics);
 
 /*  Stop the thread, free everything. NULL-safe; nulls *self_p. */
 void gateway_near_destroy (gateway_near_t **self_p);

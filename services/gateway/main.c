@@ -95,7 +95,9 @@ main (void)
     }
     /*  The near-cache is off with size 0; a REDIS_URL it cannot parse is a
      *  configuration error, one it cannot reach only keeps it empty. */
-    gateway_near_t *near = gateway_near_new (redis_url, (size_t) near_size, (size_t) near_bytes);
+    hsn_metrics_t *metrics = hsn_metrics_new ();
+    gateway_near_t *near = gateway_near_new (redis_url, (size_t) near_size, (size_t) near_bytes,
+                                             metrics);
     if (near_size > 0 && !near) {
         hsn_log (HSN_LOG_ERROR, "config", "invalid REDIS_URL '%s': must be redis://host[:port][/db]",
                  redis_url);
@@ -104,7 +106,6 @@ main (void)
     }
     char listen[128];
     snprintf (listen, sizeof listen, "%s:%lld", addr, port);
-    hsn_metrics_t *metrics = hsn_metrics_new ();
     gateway_http_config_t hcfg = { listen, "inproc://hsn-broker", (uint32_t) threads,
                                    (uint32_t) timeout_ms, (uint32_t) max_body,
                                    (uint32_t) keepalive, (uint32_t) request_timeout,
