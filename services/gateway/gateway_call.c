@@ -21,10 +21,10 @@ backend_failed (int rc, uint32_t status)
 /*  One attempt through the broker. Returns hsn_client_call's code; on 0
  *  *env is decoded (or status MALFORMED when it cannot be). */
 static int
-attempt (gw_thread_t *t, uint64_t rid, zmq_msg_t *msg, hsn_env_t *env)
+attempt (gw_thread_t *t, uint64_t rid, zmq_msg_t *msg, hsn_env_t *env, int timeout_ms)
 {
     int rc = hsn_client_call (t->client, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc),
-                              rid, (int) t->cfg->backend_timeout_ms, msg);
+                              rid, timeout_ms, msg);
     if (rc == 0 && hsn_env_decode (env, zmq_msg_data (msg), zmq_msg_size (msg))) {
         memset (env, 0, sizeof *env);
         env->status = UNDECODABLE;
@@ -61,22 +61,30 @@ gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
     }
     int slot = gateway_guard_acquire (g);
     if (slot) {
-        gateway_guard_breaker_done (g, head.service, false, probe, hsn_now_ms ());
+        /*  Nothing reached the backend: that is no success to count (it
+         *  would reset the failure count, or close a half-open breaker
+         *  untested). A probe that could not be sent leaves it open. */
+        if (probe)
+            gateway_guard_breaker_done (g, head.service, true, true, hsn_now_ms ());
         gateway_req_header (req, "Retry-After: 1");
         gateway_reply_error (req, 503, "overloaded",
                              "too many backend requests in flight; try again shortly");
         return -1;
     }
     gateway_guard_count_call (g);
-    int rc = attempt (t, rid, msg, env);
+    int64_t deadline = hsn_now_ms () + t->cfg->backend_timeout_ms;
+    int rc = attempt (t, rid, msg, env, (int) t->cfg->backend_timeout_ms);
     /*  One retry, for operations that may be repeated, when the failure
      *  says nothing reached a replica or the one holding it died, and only
-     *  within the retry budget. */
+     *  within the retry budget and the time left of BACKEND_TIMEOUT_MS (a
+     *  replica that took all of it is stuck: asking again would double the
+     *  client's wait). */
+    int64_t left = deadline - hsn_now_ms ();
     if ((rc == -ETIMEDOUT || (rc == 0 && env->status == HSN_STATUS_WORKER_LOST))
-        && hsn_op_idempotent (head.op) && gateway_guard_may_retry (g)) {
+        && left > 0 && hsn_op_idempotent (head.op) && gateway_guard_may_retry (g)) {
         if (rc == 0)
             zmq_msg_close (msg);
-        rc = attempt (t, rid, msg, env);
+        rc = attempt (t, rid, msg, env, (int) left);
     }
     gateway_guard_release (g);
     gateway_guard_breaker_done (g, head.service, backend_failed (rc, rc ? 0 : env->status),
@@ -157,8 +165,13 @@ bool
 gateway_query_uint (const char *qs, const char *name, uint64_t *out, bool *bad)
 {
     char val[32];
-    if (!qs || mg_get_var (qs, strlen (qs), name, val, sizeof val) < 0)
+    int n = qs ? mg_get_var (qs, strlen (qs), name, val, sizeof val) : -1;
+    if (n == -1)
+        return false;                   /* absent */
+    if (n < 0) {
+        *bad = true;                    /* -2: longer than any valid number */
         return false;
+    }
     char *end;
     errno = 0;
     unsigned long long v = strtoull (val, &end, 10);
