@@ -16,7 +16,8 @@ struct gateway_auth {
 };
 
 static int
-add_key (gateway_auth_t *self, const char *k, size_t n, char *err, size_t errlen)
+add_key (gateway_auth_t *self, const char *k, size_t n, const char *var, char *err,
+         size_t errlen)
 {
     while (n && (k[n - 1] == ' ' || k[n - 1] == '\r' || k[n - 1] == '\n' || k[n - 1] == '\t'))
         n--;
@@ -27,8 +28,8 @@ add_key (gateway_auth_t *self, const char *k, size_t n, char *err, size_t errlen
     if (n == 0 || *k == '#')
         return 0;                       /* blank line or comment */
     if (n < KEY_MIN || n > KEY_MAX || self->count == KEYS_MAX) {
-        snprintf (err, errlen, "invalid API key of %zu characters: must be %d..%d (at most %d keys)",
-                  n, KEY_MIN, KEY_MAX, KEYS_MAX);
+        snprintf (err, errlen, "invalid %s: a key of %zu characters: each must be %d..%d "
+                  "(at most %d keys)", var, n, KEY_MIN, KEY_MAX, KEYS_MAX);
         return -1;
     }
     self->keys[self->count++] = strndup (k, n);
@@ -42,7 +43,7 @@ gateway_auth_new (const char *keys, const char *file, char *err, size_t errlen)
     const char *p = keys ? keys : "";
     while (*p) {
         size_t n = strcspn (p, ",");
-        if (add_key (self, p, n, err, errlen)) {
+        if (add_key (self, p, n, "API_KEYS", err, errlen)) {
             gateway_auth_destroy (&self);
             return NULL;
         }
@@ -57,7 +58,7 @@ gateway_auth_new (const char *keys, const char *file, char *err, size_t errlen)
         }
         char line[KEY_MAX + 64];
         while (fgets (line, sizeof line, f))
-            if (add_key (self, line, strlen (line), err, errlen)) {
+            if (add_key (self, line, strlen (line), "API_KEYS_FILE", err, errlen)) {
                 fclose (f);
                 gateway_auth_destroy (&self);
                 return NULL;

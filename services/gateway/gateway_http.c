@@ -109,19 +109,52 @@ admit (gateway_http_t *self, gateway_req_t *req, const gateway_route_t *r,
     return 0;
 }
 
+/*  An unmatched path or a method is whatever the client sent: for the log,
+ *  a copy cut to fit out[cap], with control and non-ASCII bytes as '?' (a
+ *  log line must stay one line of valid UTF-8). */
+static const char *
+printable (const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s && n + 1 < cap; s++)
+        out[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
+    out[n] = 0;
+    return out;
+}
+
+/*  s (printable) as the inside of a JSON string, cut to fit out[cap]. */
+static const char *
+json_inside (const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        bool esc = *s == '"' || *s == '\\';
+        if (n + 1 + esc >= cap)
+            break;
+        if (esc)
+            out[n++] = '\\';
+        out[n++] = *s;
+    }
+    out[n] = 0;
+    return out;
+}
+
 static void
 access_log (const gateway_req_t *req, const char *method, const char *route,
             const char *client)
 {
     if (!hsn_log_enabled (HSN_LOG_INFO))
         return;
-    char fields[512];
+    char fields[1024], m[40], r[256], jm[80], jr[512];
+    printable (method, m, sizeof m);
+    printable (route, r, sizeof r);
     snprintf (fields, sizeof fields,
               "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,"
               "\"duration_us\":%lld,\"request_id\":\"%s\",\"client\":\"%s\"",
-              method, route, req->status, req->bytes,
+              json_inside (m, jm, sizeof jm), json_inside (r, jr, sizeof jr),
+              req->status, req->bytes,
               (long long) (hsn_now_us () - req->started_us), req->request_id, client);
-    hsn_log_kv (HSN_LOG_INFO, "access", fields, "%s %s %d", method, route, req->status);
+    hsn_log_kv (HSN_LOG_INFO, "access", fields, "%s %s %d", m, r, req->status);
 }
 
 static int
@@ -145,9 +178,11 @@ on_request (struct mg_connection *conn, void *cbdata)
     gateway_req_init (&req, conn, &t->body, &t->out, &t->zip);
     const char *uri = ri->local_uri ? ri->local_uri : "";
     const char *method = ri->request_method;
-    /*  The client a bucket belongs to: its API key, else its address. */
+    /*  The client a bucket belongs to: its API key when that is one of
+     *  ours, else its address (a made-up key must not buy a fresh bucket). */
     const char *client = gateway_auth_presented (conn);
-    if (!client || !*client)
+    if (!client || !*client || !gateway_auth_count (self->cfg.auth)
+        || !gateway_auth_valid (self->cfg.auth, client))
         client = ri->remote_addr;
     gateway_params_t params;
     char allow[64];

@@ -242,19 +242,24 @@ write_out (gateway_req_t *req, int status, const char *content_type, const char 
         len += lens[i];
     if (status == 304)
         len = 0;
-    char head[1536];
+    /*  A 304 carries the Vary a 200 would (RFC 9110 15.4.5) and no
+     *  Content-Length: only the 200's could be sent (8.6), not 0. */
+    bool vary = compressible || (status == 304 && req->zip && req->zip->enabled);
+    char head[1536], clen[48] = "";
+    if (status != 304)
+        snprintf (clen, sizeof clen, "Content-Length: %zu\r\n", len);
     int hlen = snprintf (head, sizeof head,
                          "HTTP/1.1 %d %s\r\n"
                          "Content-Type: %s\r\n"
-                         "Content-Length: %zu\r\n"
+                         "%s"
                          "X-Request-Id: %s\r\n"
                          "Cache-Control: %s\r\n"
                          "%s%s%s%s%s%.*s"
                          "\r\n",
-                         status, reason (status), content_type, len, req->request_id,
+                         status, reason (status), content_type, clen, req->request_id,
                          req->cache_control ? req->cache_control : "no-store",
                          gzip ? "Content-Encoding: gzip\r\n" : "",
-                         compressible ? "Vary: Accept-Encoding\r\n" : "",
+                         vary ? "Vary: Accept-Encoding\r\n" : "",
                          *etag ? "ETag: " : "", etag, *etag ? "\r\n" : "",
                          (int) req->headers_len, req->headers);
     gateway_json_buf_reset (req->out);
