@@ -233,16 +233,27 @@ key_delete (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     gateway_reply_ok (req, 200, d->data, d->len);
 }
 
+/*  The JSON body's array member name ({"name": [...]}) into *out. Returns
+ *  0, or -1 after a 4xx answer. */
+static int
+body_array (gw_thread_t *t, gateway_req_t *req, const char *name, hsn_mp_obj_t *out)
+{
+    if (gateway_read_json (t, req))
+        return -1;
+    if (gateway_mp_member (t->mp.data, t->mp.size, name, out) == 0 && out->type == HSN_MP_ARRAY)
+        return 0;
+    char message[64];
+    snprintf (message, sizeof message, "the body must be {\"%s\": [...]}", name);
+    gateway_reply_error (req, 400, "bad_request", message);
+    return -1;
+}
+
 static void
 mget (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen)
 {
-    if (gateway_read_json (t, req))
-        return;
     hsn_mp_obj_t keys;
-    if (gateway_mp_member (t->mp.data, t->mp.size, "keys", &keys) || keys.type != HSN_MP_ARRAY) {
-        gateway_reply_error (req, 400, "bad_request", "the body must be {\"keys\": [...]}");
+    if (body_array (t, req, "keys", &keys))
         return;
-    }
     uint64_t rid = begin (t, HSN_OP_CACHE_MGET, 2);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     hsn_enc_raw (&t->enc, HSN_FIELD_KEYS, keys.raw, keys.raw_len);
@@ -318,13 +329,9 @@ delete_namespace (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nsl
 static void
 invalidate (gw_thread_t *t, gateway_req_t *req)
 {
-    if (gateway_read_json (t, req))
-        return;
     hsn_mp_obj_t tags;
-    if (gateway_mp_member (t->mp.data, t->mp.size, "tags", &tags) || tags.type != HSN_MP_ARRAY) {
-        gateway_reply_error (req, 400, "bad_request", "the body must be {\"tags\": [...]}");
+    if (body_array (t, req, "tags", &tags))
         return;
-    }
     uint64_t rid = begin (t, HSN_OP_CACHE_INVALIDATE_TAGS, 1);
     hsn_enc_raw (&t->enc, HSN_FIELD_TAGS, tags.raw, tags.raw_len);
     zmq_msg_t msg;
