@@ -75,7 +75,7 @@ HARNESS_LIB := $(BUILD)/lib/libhsn-harness.a
 TEST_SRC  := $(shell find tests -name 'test_*.c' 2>/dev/null | sort)
 TEST_BINS := $(TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all deps run test asan fuzz bench clean check-tests
+.PHONY: all deps run test asan fuzz bench clean check-tests test-compose
 # Keep objects of test binaries between runs.
 .SECONDARY:
 all: $(BINS)
@@ -112,6 +112,7 @@ check-tests: $(TEST_BINS) $(BINS)
 # Tests need the runtime packages too (redis-server, postgresql).
 test: $(TEST_BINS) $(BINS)
 	@sh deploy/install-deps.sh test
+	@sh deploy/k8s/check.sh
 	@HSN_BIN_DIR=$(abspath $(BUILD)/bin) sh tests/run-tests.sh $(TEST_BINS)
 
 asan:
@@ -123,6 +124,9 @@ fuzz: | $(DEPS_STAMP)
 bench: $(BINS)
 	@sh deploy/install-deps.sh bench
 	@HSN_BIN_DIR=$(abspath $(BUILD)/bin) sh bench/run-bench.sh
+
+test-compose: all
+	@sh deploy/test-compose.sh
 
 run: $(BINS)
 	@sh deploy/install-deps.sh test

@@ -2,7 +2,6 @@
 #include "hsn_reporter.h"
 #include "hsn_proc.h"
 #include "hsn_proto.h"
-#include "hsn_sock.h"
 #include "hsn_time.h"
 
 #include <czmq.h>
@@ -85,18 +84,31 @@ static void
 reporter_actor (zsock_t *pipe, void *args)
 {
     hsn_reporter_t *self = (hsn_reporter_t *) args;
-    zsock_t *push = zsock_new (ZMQ_PUSH);
-    hsn_sock_defaults (push);
+    /*  A ZeroMQ context of its own: libzmq resolves the monitor's host
+     *  name in its I/O thread, and while that lookup hangs (the monitor's
+     *  container gone, no DNS answer) it would stall every socket of the
+     *  context, the broker link included. Reporting must never cost the
+     *  service its work. */
+    void *ctx = zmq_ctx_new ();
+    void *handle = ctx ? zmq_socket (ctx, ZMQ_PUSH) : NULL;
+    int64_t max_frame = HSN_PROTO_MAX_FRAME;
     /*  A small pipe: stale heartbeats are worthless, so when the monitor is
      *  away we drop rather than queue. */
-    zsock_set_sndhwm (push, 16);
-    self->ok = zsock_connect (push, "%s", self->endpoint) == 0;
+    int hwm = 16, linger = 0;
+    if (handle) {
+        zmq_setsockopt (handle, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame);
+        zmq_setsockopt (handle, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt (handle, ZMQ_LINGER, &linger, sizeof linger);
+    }
+    self->ok = handle && zmq_connect (handle, self->endpoint) == 0;
     zsock_signal (pipe, 0);
     if (!self->ok) {
-        zsock_destroy (&push);
+        if (handle)
+            zmq_close (handle);
+        if (ctx)
+            zmq_ctx_term (ctx);
         return;
     }
-    void *handle = zsock_resolve (push);
     hsn_enc_t enc;
     hsn_enc_init (&enc);
     int64_t started = hsn_now_ms ();
@@ -129,7 +141,8 @@ reporter_actor (zsock_t *pipe, void *args)
         }
     }
     hsn_enc_release (&enc);
-    zsock_destroy (&push);
+    zmq_close (handle);
+    zmq_ctx_term (ctx);
 }
 
 hsn_reporter_t *
