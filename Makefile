@@ -129,7 +129,7 @@ test-compose: all
 	@sh deploy/test-compose.sh
 
 run: $(BINS)
-	@sh deploy/install-deps.sh test
+	@sh deploy/install-deps.sh run
 	@HSN_BIN_DIR=$(abspath $(BUILD)/bin) sh deploy/run-local.sh
 
 clean:

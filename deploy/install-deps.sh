@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages hsn needs for one purpose, if any are missing.
 #   install-deps.sh build   compilers and -dev libraries
+#   install-deps.sh run     build + redis-server, postgresql (make run)
 #   install-deps.sh test    build + redis-server, postgresql (real servers for tests),
 #                           prometheus (scrapes /metrics), chromium (opens the dashboard)
 #   install-deps.sh bench   test + wrk, webdis, redis-tools, nginx-light (peers and load)
@@ -13,10 +14,11 @@ build="gcc make pkg-config libczmq-dev libzmq3-dev libhiredis-dev libmsgpack-dev
        libpq-dev libcivetweb-dev libyajl-dev zlib1g-dev check libsubunit-dev libcurl4-openssl-dev"
 case "$purpose" in
     build) want=$build ;;
+    run)   want="$build redis-server postgresql curl procps" ;;
     test)  want="$build redis-server postgresql curl procps prometheus chromium" ;;
     bench) want="$build redis-server postgresql curl procps prometheus chromium wrk webdis redis-tools nginx-light" ;;
     fuzz)  want="$build clang libclang-rt-dev" ;;
-    *) echo "install-deps.sh: unknown purpose '$purpose' (build|test|bench|fuzz)" >&2; exit 2 ;;
+    *) echo "install-deps.sh: unknown purpose '$purpose' (build|run|test|bench|fuzz)" >&2; exit 2 ;;
 esac
 
 missing=""
