@@ -296,24 +296,6 @@ pg_spawn (hsn_pg_t *pg)
     return w.died ? -EAGAIN : 0;
 }
 
-static bool
-port_bindable_cond (void *arg)
-{
-    int port = *(int *) arg;
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    int one = 1;
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    sa.sin_port = htons ((uint16_t) port);
-    bool ok = bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
-    close (fd);
-    return ok;
-}
 
 /*  Fast shutdown, or kill the whole tree if that takes too long, so the
  *  data dir and its shared memory are free again. After a crash (postmaster
@@ -482,7 +464,7 @@ hsn_pg_restart (hsn_pg_t *pg)
     int rc = -ETIMEDOUT;
     while (hsn_now_ms () < deadline) {
         int left = (int) (deadline - hsn_now_ms ());
-        if (!hsn_wait_until (port_bindable_cond, &pg->port, left > 0 ? left : 0))
+        if (!hsn_wait_until (hsn_port_bindable, &pg->port, left > 0 ? left : 0))
             break;
         /*  A failed attempt (port race, a stranger's leftovers) is retried
          *  until the deadline. */

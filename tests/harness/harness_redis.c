@@ -134,25 +134,6 @@ redis_spawn (hsn_redis_t *r)
     return w.died ? -EADDRINUSE : 0;
 }
 
-/*  Whether we could bind the port right now (as redis does, SO_REUSEADDR). */
-static bool
-port_bindable_cond (void *arg)
-{
-    int port = *(int *) arg;
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    int one = 1;
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    sa.sin_port = htons ((uint16_t) port);
-    bool ok = bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
-    close (fd);
-    return ok;
-}
 
 static void
 redis_free (hsn_redis_t *r)
@@ -252,7 +233,7 @@ hsn_redis_restart (hsn_redis_t *r)
     int rc = -ETIMEDOUT;
     while (hsn_now_ms () < deadline) {
         int left = (int) (deadline - hsn_now_ms ());
-        if (!hsn_wait_until (port_bindable_cond, &r->port, left > 0 ? left : 0))
+        if (!hsn_wait_until (hsn_port_bindable, &r->port, left > 0 ? left : 0))
             break;
         rc = redis_spawn (r);
         if (rc != -EADDRINUSE)

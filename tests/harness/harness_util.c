@@ -263,3 +263,22 @@ hsn_bin (const char *name)
     }
     return e->path;
 }
+
+bool
+hsn_port_bindable (void *arg)
+{
+    int port = *(int *) arg;
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    sa.sin_port = htons ((uint16_t) port);
+    bool ok = bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+    close (fd);
+    return ok;
+}

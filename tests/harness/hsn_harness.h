@@ -43,6 +43,11 @@ bool hsn_wait_until (bool (*cond) (void *arg), void *arg, int timeout_ms);
 /*  hsn_now_ms (): milliseconds on the monotonic clock, from common/. */
 #include "hsn_time.h"
 
+/*  Could the port (*(int *) arg) on 127.0.0.1 be bound right now, with
+ *  SO_REUSEADDR as servers do? A condition for hsn_wait_until before a
+ *  server restarts on its old port. */
+bool hsn_port_bindable (void *arg);
+
 /*  A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it
  *  back, close). Returns the port (1..65535) or a negative errno value.
  *  Another process can take it before you bind it: retry on collision. */
