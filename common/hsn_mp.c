@@ -287,3 +287,22 @@ hsn_mp_str_eq (const hsn_mp_obj_t *obj, const char *s)
     return obj->type == HSN_MP_STR && obj->v.s.len == n
            && memcmp (obj->v.s.ptr, s, n) == 0;
 }
+
+int
+hsn_mp_map_get (const hsn_mp_obj_t *map, const char *key, hsn_mp_obj_t *out)
+{
+    if (map->type != HSN_MP_MAP)
+        return -EBADMSG;
+    hsn_mp_reader_t r;
+    hsn_mp_reader_of (&r, map);
+    for (uint32_t i = 0; i < map->v.c.count; i++) {
+        hsn_mp_obj_t k, v;
+        if (hsn_mp_get (&r, &k, HSN_MP_DEPTH_LIMIT) || hsn_mp_get (&r, &v, HSN_MP_DEPTH_LIMIT))
+            return -EBADMSG;
+        if (hsn_mp_str_eq (&k, key)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}

@@ -92,6 +92,11 @@ int hsn_mp_validate (const void *buf, size_t len, int max_depth);
  *  so its reader would be empty). */
 void hsn_mp_reader_of (hsn_mp_reader_t *r, const hsn_mp_obj_t *container);
 
+/*  In map (from hsn_mp_get), the value of the first entry whose key is the
+ *  string key. Returns 0 and sets *out, -ENOENT when absent, -EBADMSG when
+ *  map is not a map or its contents are malformed. */
+int hsn_mp_map_get (const hsn_mp_obj_t *map, const char *key, hsn_mp_obj_t *out);
+
 /*  Convenience: does a STR object equal the C string s? */
 bool hsn_mp_str_eq (const hsn_mp_obj_t *obj, const char *s);
 

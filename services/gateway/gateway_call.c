@@ -189,17 +189,7 @@ gateway_mp_member (const void *mp, size_t len, const char *key, hsn_mp_obj_t *ou
     hsn_mp_reader_t r;
     hsn_mp_reader_init (&r, mp, len);
     hsn_mp_obj_t map;
-    if (hsn_mp_get (&r, &map, HSN_PROTO_MAX_DEPTH) || map.type != HSN_MP_MAP)
+    if (hsn_mp_get (&r, &map, HSN_PROTO_MAX_DEPTH) || hsn_mp_map_get (&map, key, out))
         return -ENOENT;
-    hsn_mp_reader_of (&r, &map);
-    for (uint32_t i = 0; i < map.v.c.count; i++) {
-        hsn_mp_obj_t k, v;
-        if (hsn_mp_get (&r, &k, HSN_PROTO_MAX_DEPTH) || hsn_mp_get (&r, &v, HSN_PROTO_MAX_DEPTH))
-            return -ENOENT;
-        if (hsn_mp_str_eq (&k, key)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -ENOENT;
+    return 0;
 }

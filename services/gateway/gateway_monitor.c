@@ -49,18 +49,9 @@ result_json (gw_thread_t *t, gateway_req_t *req, zmq_msg_t *msg, const hsn_env_t
     }
     /*  Health: 503 when the monitor judges the cluster unhealthy, so load
      *  balancers and orchestrators can act on the status code alone. */
-    if (unhealthy && res->type == HSN_MP_MAP) {
-        hsn_mp_reader_t r;
-        hsn_mp_reader_of (&r, res);
-        for (uint32_t i = 0; i < res->v.c.count; i++) {
-            hsn_mp_obj_t k, v;
-            if (hsn_mp_get (&r, &k, HSN_PROTO_MAX_DEPTH)
-                || hsn_mp_get (&r, &v, HSN_PROTO_MAX_DEPTH))
-                break;
-            if (hsn_mp_str_eq (&k, "status"))
-                *unhealthy = hsn_mp_str_eq (&v, "unhealthy");
-        }
-    }
+    hsn_mp_obj_t status;
+    if (unhealthy && hsn_mp_map_get (res, "status", &status) == 0)
+        *unhealthy = hsn_mp_str_eq (&status, "unhealthy");
     zmq_msg_close (msg);
     return 0;
 }

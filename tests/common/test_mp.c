@@ -1171,6 +1171,36 @@ START_TEST (test_validate_deep_bomb_array32)
 }
 END_TEST
 
+START_TEST (test_map_get)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "a", 1);
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_uint8 (&pk, 7);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "b", 1);
+    msgpack_pack_str (&pk, 1);
+    msgpack_pack_str_body (&pk, "x", 1);
+    hsn_mp_reader_t r;
+    hsn_mp_obj_t map, v;
+    hsn_mp_reader_init (&r, sb.data, sb.size);
+    ck_assert_int_eq (hsn_mp_get (&r, &map, 8), 0);
+    ck_assert_int_eq (hsn_mp_map_get (&map, "b", &v), 0);
+    ck_assert (hsn_mp_str_eq (&v, "x"));
+    /*  Found past a nested value: the walk skips whole objects. */
+    ck_assert_int_eq (hsn_mp_map_get (&map, "a", &v), 0);
+    ck_assert_int_eq (v.type, HSN_MP_ARRAY);
+    ck_assert_int_eq (hsn_mp_map_get (&map, "c", &v), -ENOENT);
+    ck_assert_int_eq (hsn_mp_map_get (&v, "a", &v), -EBADMSG);   /* an array */
+    msgpack_sbuffer_destroy (&sb);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -1202,6 +1232,7 @@ suite (void)
     tcase_add_test (tc, test_validate_depth_limit);
     tcase_add_test (tc, test_validate_deep_bomb);
     tcase_add_test (tc, test_validate_deep_bomb_array32);
+    tcase_add_test (tc, test_map_get);
     suite_add_tcase (s, tc);
     return s;
 }
