@@ -84,9 +84,12 @@ hsn_client_call (hsn_client_t *self, const void *frame, size_t len,
             more = zmq_msg_more (&extra);
             zmq_msg_close (&extra);
         }
+        /*  A reply in another protocol version is still the answer to
+         *  this request (its header is readable): the caller sees it and
+         *  says so, instead of timing out. */
         hsn_env_t env;
-        if (hsn_env_peek (&env, zmq_msg_data (&msg), zmq_msg_size (&msg)) == 0
-            && env.rid == rid) {
+        int rc = hsn_env_peek (&env, zmq_msg_data (&msg), zmq_msg_size (&msg));
+        if ((rc == 0 || rc == -EPROTONOSUPPORT) && env.rid == rid) {
             zmq_msg_init (reply);
             zmq_msg_move (reply, &msg);
             zmq_msg_close (&msg);
