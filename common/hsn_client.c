@@ -88,8 +88,8 @@ hsn_client_call (hsn_client_t *self, const void *frame, size_t len,
          *  this request (its header is readable): the caller sees it and
          *  says so, instead of timing out. */
         hsn_env_t env;
-        int rc = hsn_env_peek (&env, zmq_msg_data (&msg), zmq_msg_size (&msg));
-        if ((rc == 0 || rc == -EPROTONOSUPPORT) && env.rid == rid) {
+        int prc = hsn_env_peek (&env, zmq_msg_data (&msg), zmq_msg_size (&msg));
+        if ((prc == 0 || prc == -EPROTONOSUPPORT) && env.rid == rid) {
             zmq_msg_init (reply);
             zmq_msg_move (reply, &msg);
             zmq_msg_close (&msg);
