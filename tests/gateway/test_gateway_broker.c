@@ -10,6 +10,7 @@
 #include "hsn_worker.h"
 
 #include <czmq.h>
+#include <pthread.h>
 
 #define HB_MS 100
 
@@ -417,6 +418,75 @@ START_TEST (garbage_request_gets_malformed_reply)
 }
 END_TEST
 
+typedef struct {
+    int rc;
+    int decode_rc;
+    uint64_t rid, got_rid;
+} version_call_t;
+
+/*  hsn_client_call in its own thread, while the test thread plays the
+ *  replica. */
+static void *
+version_caller (void *arg)
+{
+    version_call_t *vc = (version_call_t *) arg;
+    hsn_client_t *cl = hsn_client_new (inproc_ep);
+    hsn_enc_t e;
+    hsn_enc_init (&e);
+    vc->rid = hsn_client_next_rid (cl);
+    hsn_enc_begin (&e, HSN_KIND_REQUEST, vc->rid, HSN_SERVICE_CACHE, HSN_OP_CACHE_GET, 0, 0);
+    zmq_msg_t m;
+    vc->rc = hsn_client_call (cl, hsn_enc_data (&e), hsn_enc_size (&e), vc->rid, 3000, &m);
+    if (vc->rc == 0) {
+        hsn_env_t env;
+        vc->decode_rc = hsn_env_decode (&env, zmq_msg_data (&m), zmq_msg_size (&m));
+        vc->got_rid = env.rid;
+        zmq_msg_close (&m);
+    }
+    hsn_enc_release (&e);
+    hsn_client_destroy (&cl);
+    return NULL;
+}
+
+START_TEST (reply_in_another_version_reaches_the_client)
+{
+    raw_worker_t *rw = raw_new (1, 5000);
+    wait_live (1);
+    version_call_t vc = { -1, 0, 0, 0 };
+    pthread_t th;
+    pthread_create (&th, NULL, version_caller, &vc);
+    zmq_msg_t parts[2];
+    ck_assert (raw_recv_request (rw, 2000, parts));
+    hsn_env_t req;
+    ck_assert_int_eq (hsn_env_peek (&req, zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1])), 0);
+    /*  The reply of a peer speaking the next version: its header is
+     *  readable, the rest is not ours to judge. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 7);
+    msgpack_pack_uint32 (&pk, HSN_PROTO_VERSION + 1);
+    msgpack_pack_uint32 (&pk, HSN_KIND_REPLY);
+    msgpack_pack_uint64 (&pk, req.rid);
+    msgpack_pack_uint32 (&pk, HSN_SERVICE_CACHE);
+    msgpack_pack_uint32 (&pk, HSN_OP_CACHE_GET);
+    msgpack_pack_uint32 (&pk, 0);
+    msgpack_pack_map (&pk, 0);
+    const void *fr[2] = { zmq_msg_data (&parts[0]), sb.data };
+    size_t ln[2] = { zmq_msg_size (&parts[0]), sb.size };
+    ck_assert_int_eq (hsn_sock_sendv (zsock_resolve (rw->sock), fr, ln, 2, 0), 0);
+    hsn_sock_close_msgs (parts, 2);
+    pthread_join (th, NULL);
+    /*  Delivered (not a timeout), and recognisably another version. */
+    ck_assert_int_eq (vc.rc, 0);
+    ck_assert_int_eq (vc.decode_rc, -EPROTONOSUPPORT);
+    ck_assert_uint_eq (vc.got_rid, vc.rid);
+    msgpack_sbuffer_destroy (&sb);
+    raw_destroy (&rw);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -433,6 +503,7 @@ suite (void)
     tcase_add_test (tc, silent_replica_expires_within_three_heartbeats);
     tcase_add_test (tc, drain_stops_dispatch_and_is_acknowledged);
     tcase_add_test (tc, garbage_request_gets_malformed_reply);
+    tcase_add_test (tc, reply_in_another_version_reaches_the_client);
     suite_add_tcase (s, tc);
     return s;
 }
