@@ -33,6 +33,10 @@ RUN apt-get update -qq \
         --no-create-home --shell /usr/sbin/nologin hsn
 COPY --from=build /build/bin/ /usr/local/bin/
 COPY deploy/docker/hsn-healthcheck /usr/local/bin/hsn-healthcheck
+# The named queries, where QUERIES_FILE's default (deploy/queries.sql)
+# finds them from the working directory.
+WORKDIR /etc/hsn
+COPY deploy/queries.sql deploy/queries.sql
 # Fail the build, not the first start, when a library is missing.
 RUN chmod 0755 /usr/local/bin/hsn-* \
     && for b in /usr/local/bin/hsn-gateway /usr/local/bin/hsn-cache /usr/local/bin/hsn-query \

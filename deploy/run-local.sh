@@ -87,7 +87,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
     psql -h 127.0.0.1 -p "$PG_PORT" -U hsn -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='hsn'" | grep -q 1 \
         || psql -h 127.0.0.1 -p "$PG_PORT" -U hsn -d postgres -qc "CREATE DATABASE hsn"
     export DATABASE_URL="postgresql://hsn@127.0.0.1:$PG_PORT/hsn"
+    # The demo schema the named queries use (idempotent).
+    psql -q -h 127.0.0.1 -p "$PG_PORT" -U hsn -d hsn -f deploy/docker/initdb/01-schema.sql >/dev/null \
+        || { echo "hsn: loading the demo schema failed" >&2; exit 1; }
 fi
+export QUERIES_FILE=${QUERIES_FILE:-$(pwd)/deploy/queries.sql}
 
 start() { # start NAME: one replica; its JSON log lines go to the terminal
     "$BIN/hsn-$1" &

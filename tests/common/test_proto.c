@@ -229,7 +229,7 @@ START_TEST (test_op_names)
     /*  Unknown operations: no name, not idempotent, no service. */
     static const uint32_t unknown[] = {
         0, 1, 2, HSN_OP_CODE (CACHE, 0), HSN_OP_CODE (CACHE, 99),
-        HSN_OP_CODE (QUERY, 1), HSN_OP_CODE (MONITOR, 5), 0xff01,
+        HSN_OP_CODE (QUERY, 99), HSN_OP_CODE (MONITOR, 5), 0xff01,
         (uint32_t) HSN_OP_CACHE_GET | 0x10000, UINT32_MAX,
     };
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {

@@ -1,4 +1,4 @@
 -- Run once by the postgres container (the official image or the stand-in)
 -- when its volume is empty, in database hsn (POSTGRES_DB) as user hsn.
--- Schemas go into further files here (01-*.sql, ...), run in name order;
--- the query issue's demo schema belongs here. Nothing to do yet.
+-- Schemas go into further files here (01-*.sql, ...), run in name order:
+-- 01-schema.sql is the demo schema the named queries in deploy/queries.sql use.
