@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cache/cache_service.h"
-#include "gateway/gateway_broker.h"
 #include "hsn_client.h"
 #include "hsn_harness.h"
+#include "hsn_rig.h"
 #include "hsn_metrics.h"
 #include "hsn_test.h"
 #include "hsn_time.h"
@@ -22,39 +22,17 @@
 #define CALL_MS      3000
 
 static hsn_redis_t *redis;
-static gateway_broker_t *broker;
-static char tcp_ep[64], inproc_ep[64];
+static hsn_rig_t *rig;
 static hsn_client_t *client;
 static hsn_metrics_t *metrics;
 static cache_service_t *cache;
-static zactor_t *replica;
 static hsn_enc_t enc;
 
-/* ---- the replica: hsn_worker + cache_service_handle in a zloop -------- */
+/* ---- the replica: cache_service in an hsn_worker (see hsn_rig) -------- */
 
-/*  "CHECK" runs the health probe on the replica's own thread (the service
- *  is not thread-safe) and answers "up" or "down". */
 static int
-on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+cache_open (zloop_t *loop, hsn_worker_config_t *wcfg, void *arg)
 {
-    char *cmd = zstr_recv (pipe);
-    int rc = 0;
-    if (!cmd || streq (cmd, "$TERM"))
-        rc = -1;
-    else if (streq (cmd, "CHECK")) {
-        cache_service_check (cache);
-        zstr_send (pipe, cache_service_redis_up (cache) ? "up" : "down");
-    }
-    zstr_free (&cmd);
-    return rc;
-}
-
-/*  The service is created here: it watches its sockets in the replica's
- *  loop. cache stays NULL when that failed. */
-static void
-replica_actor (zsock_t *pipe, void *args)
-{
-    zloop_t *loop = zloop_new ();
     char err[256] = "";
     cache_service_config_t ccfg = {
         .redis_url = hsn_redis_url (redis),
@@ -68,33 +46,30 @@ replica_actor (zsock_t *pipe, void *args)
     cache = cache_service_new (&ccfg, loop, err, sizeof err);
     if (!cache) {
         fprintf (stderr, "cache_service_new: %s\n", err);
-        zsock_signal (pipe, 1);
-        zloop_destroy (&loop);
-        return;
+        return -1;
     }
-    hsn_worker_config_t cfg = {
-        .endpoint = tcp_ep,
-        .service = HSN_SERVICE_CACHE,
-        .replica = "cache-test",
-        .credits = 8,
-        .heartbeat_ms = HB_MS,
-        .handler = cache_service_handle,
-        .arg = cache,
-        .batch_end = cache_service_batch_end,
-    };
-    hsn_worker_t *w = hsn_worker_new (loop, &cfg);
-    zloop_reader (loop, pipe, on_pipe, NULL);
-    zsock_signal (pipe, 0);
-    zloop_start (loop);
-    hsn_worker_destroy (&w);
-    cache_service_destroy (&cache);
-    zloop_destroy (&loop);
+    wcfg->credits = 8;
+    wcfg->handler = cache_service_handle;
+    wcfg->arg = cache;
+    wcfg->batch_end = cache_service_batch_end;
+    return 0;
 }
 
-static bool
-replica_live (void *arg)
+static void
+cache_close (void *arg)
 {
-    return gateway_broker_replicas (broker, HSN_SERVICE_CACHE) == 1;
+    cache_service_destroy (&cache);
+}
+
+/*  "CHECK" runs the health probe on the replica's own thread (the service
+ *  is not thread-safe) and answers "up" or "down". */
+static const char *
+cache_command (const char *cmd, void *arg)
+{
+    if (!streq (cmd, "CHECK"))
+        return NULL;
+    cache_service_check (cache);
+    return cache_service_redis_up (cache) ? "up" : "down";
 }
 
 static void
@@ -102,27 +77,19 @@ setup (void)
 {
     redis = hsn_redis_start (NULL);
     ck_assert_ptr_nonnull (redis);
-    static int n;
-    snprintf (inproc_ep, sizeof inproc_ep, "inproc://cache-test-%d-%d", getpid (), n++);
-    gateway_broker_config_t bcfg = { "tcp://127.0.0.1:*", inproc_ep, HB_MS, 100, 5000, 3 };
-    broker = gateway_broker_new (&bcfg);
-    ck_assert_ptr_nonnull (broker);
-    snprintf (tcp_ep, sizeof tcp_ep, "tcp://127.0.0.1:%d", gateway_broker_port (broker));
-    client = hsn_client_new (inproc_ep);
-    ck_assert_ptr_nonnull (client);
     metrics = hsn_metrics_new ();
     hsn_enc_init (&enc);
-    replica = zactor_new (replica_actor, NULL);
-    ck_assert_ptr_nonnull (cache);
-    ck_assert_msg (hsn_wait_until (replica_live, NULL, 5000), "replica never registered");
+    hsn_rig_config_t rcfg = { HSN_SERVICE_CACHE, HB_MS, cache_open, cache_close,
+                              cache_command, NULL };
+    rig = hsn_rig_start (&rcfg);
+    ck_assert_ptr_nonnull (rig);
+    client = hsn_rig_client (rig);
 }
 
 static void
 teardown (void)
 {
-    zactor_destroy (&replica);
-    hsn_client_destroy (&client);
-    gateway_broker_destroy (&broker);
+    hsn_rig_stop (&rig);
     hsn_metrics_destroy (&metrics);
     hsn_enc_release (&enc);
     hsn_redis_stop (&redis);
@@ -507,8 +474,7 @@ static const char *
 check (void)
 {
     static char answer[8];
-    zstr_send (replica, "CHECK");
-    char *s = zstr_recv (replica);
+    char *s = hsn_rig_command (rig, "CHECK");
     ck_assert_ptr_nonnull (s);
     snprintf (answer, sizeof answer, "%s", s);
     zstr_free (&s);

@@ -5,9 +5,9 @@
 #include <signal.h>
 #include <string.h>
 
-#include "gateway/gateway_broker.h"
 #include "hsn_client.h"
 #include "hsn_harness.h"
+#include "hsn_rig.h"
 #include "hsn_metrics.h"
 #include "hsn_test.h"
 #include "hsn_time.h"
@@ -58,84 +58,60 @@ static const char *const test_queries =
     "SELECT * FROM no_such_table\n";
 
 static hsn_pg_t *pg;
-static gateway_broker_t *broker;
-static char tcp_ep[64], inproc_ep[64];
+static hsn_rig_t *rig;
 static hsn_client_t *client;
 static hsn_metrics_t *metrics;
 static query_service_t *service;
-static zactor_t *replica;
 static hsn_enc_t enc;
 static msgpack_sbuffer sb;
 static msgpack_packer pk;
 static const char *catalog_text;
 
-/* ---- the replica ------------------------------------------------------- */
+/* ---- the replica: query_service in an hsn_worker (see hsn_rig) -------- */
 
-/*  "CHECK" runs the periodic probe on the replica's own thread (the
- *  service is not thread-safe) and answers "up" or "down". */
 static int
-on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+query_open (zloop_t *loop, hsn_worker_config_t *wcfg, void *arg)
 {
-    char *cmd = zstr_recv (pipe);
-    int rc = (!cmd || streq (cmd, "$TERM")) ? -1 : 0;
-    if (cmd && streq (cmd, "CHECK")) {
-        query_service_check (service);
-        zstr_send (pipe, query_service_db_up (service) ? "up" : "down");
-    }
-    zstr_free (&cmd);
-    return rc;
-}
-
-static char *
-check (void)
-{
-    zstr_send (replica, "CHECK");
-    return zstr_recv (replica);
-}
-
-static void
-replica_actor (zsock_t *pipe, void *args)
-{
-    zloop_t *loop = zloop_new ();
     char err[512] = "";
     query_catalog_t *cat = query_catalog_parse (catalog_text, strlen (catalog_text), "test",
                                                 err, sizeof err);
     if (!cat) {
         fprintf (stderr, "catalog: %s\n", err);
-        zsock_signal (pipe, 1);
-        zloop_destroy (&loop);
-        return;
+        return -1;
     }
     query_service_config_t qcfg = { hsn_pg_url (pg), 3, TIMEOUT_MS, metrics };
     service = query_service_new (&qcfg, cat, err, sizeof err);
     if (!service) {
         fprintf (stderr, "query_service_new: %s\n", err);
-        zsock_signal (pipe, 1);
-        zloop_destroy (&loop);
-        return;
+        return -1;
     }
-    hsn_worker_config_t cfg = {
-        .endpoint = tcp_ep,
-        .service = HSN_SERVICE_QUERY,
-        .replica = "query-test",
-        .credits = 1,
-        .heartbeat_ms = HB_MS,
-        .handler = query_service_handle,
-        .arg = service,
-    };
-    hsn_worker_t *w = hsn_worker_new (loop, &cfg);
-    zloop_reader (loop, pipe, on_pipe, NULL);
-    zsock_signal (pipe, 0);
-    zloop_start (loop);
-    hsn_worker_destroy (&w);
-    query_service_destroy (&service);
-    zloop_destroy (&loop);
+    wcfg->credits = 1;
+    wcfg->handler = query_service_handle;
+    wcfg->arg = service;
+    return 0;
 }
 
-static bool
-replica_live (void *arg)
+static void
+query_close (void *arg)
 {
-    return gateway_broker_replicas (broker, HSN_SERVICE_QUERY) == 1;
+    query_service_destroy (&service);
+}
+
+/*  "CHECK" runs the periodic probe on the replica's own thread (the
+ *  service is not thread-safe) and answers "up" or "down". */
+static const char *
+query_command (const char *cmd, void *arg)
+{
+    if (!streq (cmd, "CHECK"))
+        return NULL;
+    query_service_check (service);
+    return query_service_db_up (service) ? "up" : "down";
+}
+
+static char *
+check (void)
+{
+    return hsn_rig_command (rig, "CHECK");
 }
 
 static void
@@ -145,21 +121,15 @@ start (const char *schema, const char *queries)
     ck_assert_ptr_nonnull (pg);
     ck_assert_int_eq (hsn_pg_exec (pg, schema), 0);
     catalog_text = queries;
-    static int n;
-    snprintf (inproc_ep, sizeof inproc_ep, "inproc://query-test-%d-%d", getpid (), n++);
-    gateway_broker_config_t bcfg = { "tcp://127.0.0.1:*", inproc_ep, HB_MS, 100, 5000, 3 };
-    broker = gateway_broker_new (&bcfg);
-    ck_assert_ptr_nonnull (broker);
-    snprintf (tcp_ep, sizeof tcp_ep, "tcp://127.0.0.1:%d", gateway_broker_port (broker));
-    client = hsn_client_new (inproc_ep);
-    ck_assert_ptr_nonnull (client);
     metrics = hsn_metrics_new ();
     hsn_enc_init (&enc);
     msgpack_sbuffer_init (&sb);
     msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    replica = zactor_new (replica_actor, NULL);
-    ck_assert_ptr_nonnull (service);
-    ck_assert_msg (hsn_wait_until (replica_live, NULL, 5000), "replica never registered");
+    hsn_rig_config_t rcfg = { HSN_SERVICE_QUERY, HB_MS, query_open, query_close,
+                              query_command, NULL };
+    rig = hsn_rig_start (&rcfg);
+    ck_assert_ptr_nonnull (rig);
+    client = hsn_rig_client (rig);
 }
 
 static void
@@ -183,9 +153,7 @@ setup_demo (void)
 static void
 teardown (void)
 {
-    zactor_destroy (&replica);
-    hsn_client_destroy (&client);
-    gateway_broker_destroy (&broker);
+    hsn_rig_stop (&rig);
     hsn_metrics_destroy (&metrics);
     hsn_enc_release (&enc);
     msgpack_sbuffer_destroy (&sb);
