@@ -16,8 +16,8 @@
 #include <string.h>
 
 /*  Route classes, for latency histograms that merge across replicas. */
-enum { ROUTE_CACHE, ROUTE_MONITOR, ROUTE_OTHER, ROUTE__COUNT };
-static const char *route_names[ROUTE__COUNT] = { "cache", "monitor", "other" };
+enum { ROUTE_CACHE, ROUTE_MONITOR, ROUTE_OTHER, ROUTE_QUERY, ROUTE_AGENTS, ROUTE__COUNT };
+static const char *route_names[ROUTE__COUNT] = { "cache", "monitor", "other", "query", "agents" };
 
 struct gateway_http {
     struct mg_context *ctx;
@@ -193,13 +193,24 @@ on_request (struct mg_connection *conn, void *cbdata)
     else if (!r)
         gateway_reply_error (&req, 404, "not_found", "no such route");
     else if (admit (self, &req, r, client, strlen (client)) == 0) {
-        route = strcmp (r->route_class, "cache") == 0 ? ROUTE_CACHE
-              : strcmp (r->route_class, "monitor") == 0 ? ROUTE_MONITOR : ROUTE_OTHER;
+        route = ROUTE_OTHER;
+        for (int i = 0; i < ROUTE__COUNT; i++)
+            if (strcmp (r->route_class, route_names[i]) == 0)
+                route = i;
         switch (r->handler) {
             case H_MONITOR:    gateway_monitor_route (t, &req, method, uri + 18); break;
             case H_PROMETHEUS: gateway_monitor_prometheus (t, &req, method); break;
             case H_DASHBOARD:  gateway_monitor_dashboard (t, &req, method); break;
             case H_OPENAPI:    gateway_openapi (t, &req); break;
+            case H_QUERY_LIST: case H_QUERY_BATCH: case H_QUERY_RUN: case H_QUERY_GET:
+                gateway_query_handle (t, &req, r->handler, &params);
+                break;
+            case H_AGENT_LIST: case H_AGENT_BROADCAST: case H_AGENT_SEND:
+            case H_AGENT_RECEIVE: case H_AGENT_ACK: case H_AGENT_STREAM:
+            case H_AGENT_DEAD_LETTERS: case H_TOPIC_PUBLISH: case H_TOPIC_SUBSCRIBE:
+            case H_TOPIC_UNSUBSCRIBE:
+                gateway_agents_handle (t, &req, r->handler, &params);
+                break;
             default:           gateway_cache_handle (t, &req, r->handler, &params); break;
         }
     }

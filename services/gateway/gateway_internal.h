@@ -3,6 +3,8 @@
  *  gateway_http.c    server, threads, dispatch, request metrics
  *  gateway_call.c    calling a backend through the broker, request bodies
  *  gateway_cache.c   /api/cache routes
+ *  gateway_query.c   /api/queries routes
+ *  gateway_agents.c  /api/agents and /api/topics routes
  *  gateway_monitor.c /api/optimization routes, /metrics, the dashboard
  */
 #ifndef GATEWAY_INTERNAL_H
@@ -60,6 +62,12 @@ extern const char gateway_openapi_json[];
 /*  Route handlers: path is what follows the route's prefix. */
 void gateway_cache_handle (gw_thread_t *t, gateway_req_t *req, gateway_handler_t handler,
                            const gateway_params_t *params);
+/*  /api/queries routes (gateway_query.c). */
+void gateway_query_handle (gw_thread_t *t, gateway_req_t *req, gateway_handler_t handler,
+                           const gateway_params_t *params);
+/*  /api/agents and /api/topics routes (gateway_agents.c). */
+void gateway_agents_handle (gw_thread_t *t, gateway_req_t *req, gateway_handler_t handler,
+                            const gateway_params_t *params);
 void gateway_monitor_route (gw_thread_t *t, gateway_req_t *req, const char *method,
                             const char *path);
 /*  GET /metrics: Prometheus text exposition. */

@@ -23,7 +23,21 @@ typedef enum {
     H_MONITOR,              /* /api/optimization/<what> */
     H_PROMETHEUS,
     H_DASHBOARD,
-    H_OPENAPI
+    H_OPENAPI,
+    H_QUERY_LIST,           /* GET /api/queries */
+    H_QUERY_BATCH,          /* POST /api/queries/_batch */
+    H_QUERY_RUN,            /* POST /api/queries/{name} */
+    H_QUERY_GET,            /* GET /api/queries/{name}?param=value */
+    H_AGENT_LIST,           /* GET /api/agents */
+    H_AGENT_BROADCAST,      /* POST /api/agents/_broadcast/messages */
+    H_AGENT_SEND,           /* POST /api/agents/{id}/messages */
+    H_AGENT_RECEIVE,        /* GET /api/agents/{id}/messages?wait=&max= */
+    H_AGENT_ACK,            /* POST /api/agents/{id}/acks */
+    H_AGENT_STREAM,         /* GET /api/agents/{id}/stream (SSE) */
+    H_AGENT_DEAD_LETTERS,   /* GET /api/agents/{id}/dead-letters */
+    H_TOPIC_PUBLISH,        /* POST /api/topics/{topic}/messages */
+    H_TOPIC_SUBSCRIBE,      /* PUT /api/topics/{topic}/subscribers/{agent} */
+    H_TOPIC_UNSUBSCRIBE     /* DELETE /api/topics/{topic}/subscribers/{agent} */
 } gateway_handler_t;
 
 typedef struct {
@@ -32,7 +46,7 @@ typedef struct {
     gateway_handler_t handler;
     uint32_t service;           /* backend (HSN_SERVICE_*), 0: none */
     bool open;                  /* served without an API key */
-    const char *route_class;    /* for metrics: cache, monitor, other */
+    const char *route_class;    /* for metrics: cache, query, agents, monitor, other */
 } gateway_route_t;
 
 extern const gateway_route_t gateway_routes[];

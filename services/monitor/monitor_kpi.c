@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const route_classes[] = { "cache", "monitor", "other" };
+static const char *const route_classes[] = { "cache", "monitor", "other", "query" };
 
 void
 monitor_targets_default (monitor_targets_t *t)
