@@ -202,7 +202,7 @@ on_request (struct mg_connection *conn, void *cbdata)
             case H_PROMETHEUS: gateway_monitor_prometheus (t, &req, method); break;
             case H_DASHBOARD:  gateway_monitor_dashboard (t, &req, method); break;
             case H_OPENAPI:    gateway_openapi (t, &req); break;
-            case H_QUERY_LIST: case H_QUERY_BATCH: case H_QUERY_RUN: case H_QUERY_GET:
+            case H_QUERY_LIST: case H_QUERY_BATCH: case H_QUERY_SQL: case H_QUERY_RUN: case H_QUERY_GET:
                 gateway_query_handle (t, &req, r->handler, &params);
                 break;
             case H_AGENT_LIST: case H_AGENT_BROADCAST: case H_AGENT_SEND:

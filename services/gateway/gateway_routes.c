@@ -17,6 +17,7 @@ const gateway_route_t gateway_routes[] = {
     { "DELETE", "/api/cache/{namespace}",         H_CACHE_DELETE_NS,  HSN_SERVICE_CACHE,   false, "cache" },
     { "GET",    "/api/queries",                   H_QUERY_LIST,       HSN_SERVICE_QUERY,   false, "query" },
     { "POST",   "/api/queries/_batch",            H_QUERY_BATCH,      HSN_SERVICE_QUERY,   false, "query" },
+    { "POST",   "/api/queries/_sql",              H_QUERY_SQL,        HSN_SERVICE_QUERY,   false, "query" },
     { "POST",   "/api/queries/{name}",            H_QUERY_RUN,        HSN_SERVICE_QUERY,   false, "query" },
     { "GET",    "/api/queries/{name}",            H_QUERY_GET,        HSN_SERVICE_QUERY,   false, "query" },
     { "GET",    "/api/agents",                    H_AGENT_LIST,       HSN_SERVICE_AGENT_BUS, false, "agents" },

@@ -26,6 +26,7 @@ typedef enum {
     H_OPENAPI,
     H_QUERY_LIST,           /* GET /api/queries */
     H_QUERY_BATCH,          /* POST /api/queries/_batch */
+    H_QUERY_SQL,            /* POST /api/queries/_sql (QUERY_ALLOW_ADHOC) */
     H_QUERY_RUN,            /* POST /api/queries/{name} */
     H_QUERY_GET,            /* GET /api/queries/{name}?param=value */
     H_AGENT_LIST,           /* GET /api/agents */
