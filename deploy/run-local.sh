@@ -59,7 +59,7 @@ wait_for() { # wait_for SECONDS COMMAND...: poll until it succeeds
 if [ -z "${REDIS_URL:-}" ]; then
     mkdir -p "$RUN/redis"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" \
-        --appendonly yes --appendfsync everysec --save '' --daemonize no \
+        --appendonly yes --appendfsync always --save '' --daemonize no \
         --logfile "$RUN/log/redis.log" &
     pids="$pids $!"; redis_local=1
     wait_for 10 redis-cli -p "$REDIS_PORT" ping || { echo "hsn: redis did not start ($RUN/log/redis.log)" >&2; exit 1; }

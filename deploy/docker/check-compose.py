@@ -177,8 +177,8 @@ def main():
 
     redis_cmd = svcs.get("redis", {}).get("command") or []
     redis_cmd = redis_cmd if isinstance(redis_cmd, str) else " ".join(str(c) for c in redis_cmd)
-    if "--appendonly yes" not in redis_cmd or "--appendfsync everysec" not in redis_cmd:
-        problems.append("redis: AOF not on with appendfsync everysec: %r" % redis_cmd)
+    if "--appendonly yes" not in redis_cmd or "--appendfsync always" not in redis_cmd:
+        problems.append("redis: AOF not on with appendfsync always: %r" % redis_cmd)
     pg = (svcs.get("postgres", {}).get("environment") or {})
     if pg.get("POSTGRES_DB") != "hsn" or pg.get("POSTGRES_USER") != "hsn":
         problems.append("postgres: POSTGRES_DB/POSTGRES_USER are not hsn: %s" % pg)
