@@ -366,7 +366,7 @@ monitor_kpi_point (const monitor_names_t *names, const monitor_slot_view_t *slot
         out->db_p95_ms = p95_of (&a[HSN_SERVICE_QUERY], MONITOR_HIST_QUERY, h);
         out->agent_p95_ms = p95_of (&a[HSN_SERVICE_AGENT_BUS], MONITOR_HIST_AGENT, h);
         int64_t depth = 0;
-        out->queue_depth = monitor_agg_gauge (&a[HSN_SERVICE_AGENT_BUS], MONITOR_GAUGE_QUEUE,
+        out->queue_depth = monitor_agg_gauge (&a[HSN_SERVICE_AGENT_BUS], MONITOR_GAUGE_QUEUE_TOTAL,
                                               &depth) ? (double) depth : -1;
     }
     for (uint32_t s = 1; s < HSN_SERVICE__MAX; s++)

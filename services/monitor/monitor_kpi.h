@@ -40,7 +40,8 @@
 #define MONITOR_GAUGE_L1_SIZE   "cache.l1.entries"
 #define MONITOR_HIST_QUERY      "query.*.latency_us"
 #define MONITOR_HIST_AGENT      "agentbus.delivery_latency_us"
-#define MONITOR_GAUGE_QUEUE     "agentbus.queue_depth.*"
+#define MONITOR_GAUGE_QUEUE     "agentbus.queue_depth.*"   /* per agent (the deepest 100) */
+#define MONITOR_GAUGE_QUEUE_TOTAL "agentbus.queue_depth_total"
 
 /*  Targets, from KPI_* (see main.c). */
 typedef struct {
