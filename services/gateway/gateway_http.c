@@ -26,7 +26,19 @@ struct gateway_http {
     int port;
     hsn_hist_t *latency[ROUTE__COUNT];
     uint64_t *requests, *status_4xx, *status_5xx, *rate_limited, *unauthorized;
+    uint64_t *handoffs;
 };
+
+/*  Set by gateway_http_handed_off during the request of this thread. */
+static __thread bool handed_off;
+
+void
+gateway_http_handed_off (gateway_req_t *req)
+{
+    handed_off = true;
+    /*  For the access log: the hub answers 200 unless the bus fails. */
+    req->status = 200;
+}
 
 static void
 record (gateway_http_t *self, int route, const gateway_req_t *req)
@@ -141,7 +153,7 @@ json_inside (const char *s, char *out, size_t cap)
 
 static void
 access_log (const gateway_req_t *req, const char *method, const char *route,
-            const char *client)
+            const char *client, bool hub)
 {
     if (!hsn_log_enabled (HSN_LOG_INFO))
         return;
@@ -150,10 +162,11 @@ access_log (const gateway_req_t *req, const char *method, const char *route,
     printable (route, r, sizeof r);
     snprintf (fields, sizeof fields,
               "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,"
-              "\"duration_us\":%lld,\"request_id\":\"%s\",\"client\":\"%s\"",
+              "\"duration_us\":%lld,\"request_id\":\"%s\",\"client\":\"%s\"%s",
               json_inside (m, jm, sizeof jm), json_inside (r, jr, sizeof jr),
               req->status, req->bytes,
-              (long long) (hsn_now_us () - req->started_us), req->request_id, client);
+              (long long) (hsn_now_us () - req->started_us), req->request_id, client,
+              hub ? ",\"handed_off\":true" : "");
     hsn_log_kv (HSN_LOG_INFO, "access", fields, "%s %s %d", m, r, req->status);
 }
 
@@ -176,6 +189,7 @@ on_request (struct mg_connection *conn, void *cbdata)
         return 1;
     }
     gateway_req_init (&req, conn, &t->body, &t->out, &t->zip);
+    handed_off = false;
     const char *uri = ri->local_uri ? ri->local_uri : "";
     const char *method = ri->request_method;
     /*  The client a bucket belongs to: its API key when that is one of
@@ -214,8 +228,13 @@ on_request (struct mg_connection *conn, void *cbdata)
             default:           gateway_cache_handle (t, &req, r->handler, &params); break;
         }
     }
-    record (self, route, &req);
-    access_log (&req, method, r ? r->pattern : uri, ri->remote_addr);
+    /*  A request handed to the hub is answered later, after a wait the
+     *  client chose: counted there, never as route latency. */
+    if (handed_off)
+        hsn_counter_add (self->handoffs, 1);
+    else
+        record (self, route, &req);
+    access_log (&req, method, r ? r->pattern : uri, ri->remote_addr, handed_off);
     return 1;
 }
 
@@ -228,7 +247,7 @@ gateway_http_new (const gateway_http_config_t *cfg)
     self->cfg = *cfg;
     self->inproc = strdup (cfg->broker_inproc);
     static uint64_t dummy;
-    self->rate_limited = self->unauthorized = &dummy;
+    self->rate_limited = self->unauthorized = self->handoffs = &dummy;
     if (cfg->metrics) {
         char name[96];
         for (int r = 0; r < ROUTE__COUNT; r++) {
@@ -240,6 +259,7 @@ gateway_http_new (const gateway_http_config_t *cfg)
         self->status_5xx = hsn_metrics_counter (cfg->metrics, "gateway.http.status_5xx");
         self->rate_limited = hsn_metrics_counter (cfg->metrics, "gateway.http.rate_limited");
         self->unauthorized = hsn_metrics_counter (cfg->metrics, "gateway.http.unauthorized");
+        self->handoffs = hsn_metrics_counter (cfg->metrics, "gateway.http.handed_off");
     }
     char threads[16], keepalive[16], timeout[16], max_request[16];
     snprintf (threads, sizeof threads, "%u", cfg->threads);

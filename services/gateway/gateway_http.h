@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include "gateway_auth.h"
 #include "gateway_guard.h"
+#include "gateway_hub.h"
+#include "gateway_reply.h"
 #include "gateway_near.h"
 #include "hsn_metrics.h"
 
@@ -31,6 +33,7 @@ typedef struct {
     gateway_near_t *near;           /* near-cache of cache reads; may be NULL */
     gateway_guard_t *guard;         /* rate limits, breakers, concurrency */
     gateway_auth_t *auth;           /* API keys; may be NULL (open) */
+    gateway_hub_t *hub;             /* long-polls and streams; NULL: refused (503) */
 } gateway_http_config_t;
 
 /*  Start listening. Returns NULL (and logs nothing) when civetweb cannot
@@ -39,6 +42,13 @@ gateway_http_t *gateway_http_new (const gateway_http_config_t *cfg);
 
 /*  Stop accepting, let requests in flight finish, close. NULL-safe. */
 void gateway_http_destroy (gateway_http_t **self_p);
+
+/*  Called by a route handler that handed its connection to the hub
+ *  (gateway_takeover): the request is not counted in the route latency
+ *  histograms (gateway.route.*.latency_us feed the response-time KPI; a
+ *  client's chosen wait is no response time), the hub records it instead
+ *  (gateway.hub.*). Only from the request's own thread. */
+void gateway_http_handed_off (gateway_req_t *req);
 
 /*  The TCP port actually listened on (useful with "127.0.0.1:0"). */
 int gateway_http_port (const gateway_http_t *self);

@@ -5,6 +5,9 @@
  *  gateway_cache.c   /api/cache routes
  *  gateway_query.c   /api/queries routes
  *  gateway_agents.c  /api/agents and /api/topics routes
+ *  gateway_hub*.c    the hub holding long-polls and SSE streams (gateway_hub.h)
+ *  gateway_takeover.c taking a connection's socket from civetweb
+ *  gateway_sse.c     the bytes the hub writes
  *  gateway_monitor.c /api/optimization routes, /metrics, the dashboard
  */
 #ifndef GATEWAY_INTERNAL_H

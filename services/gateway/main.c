@@ -1,6 +1,7 @@
 /*  hsn-gateway: the public HTTP port and the request broker. */
 #include "gateway_broker.h"
 #include "gateway_http.h"
+#include "gateway_hub.h"
 #include "hsn_config.h"
 #include "hsn_log.h"
 #include "hsn_reporter.h"
@@ -8,6 +9,7 @@
 
 #include <civetweb.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -22,7 +24,7 @@ main (void)
     long long port, threads, timeout_ms, max_body, keepalive, queue_max, broker_timeout;
     long long near_size, near_bytes, request_timeout, max_request, min_compression;
     long long max_inflight, queue_max_http, queue_timeout, breaker_failures, breaker_open_ms;
-    long long retry_pct;
+    long long retry_pct, hub_max, sse_keepalive;
     double rate_rps;
     long long rate_burst;
     bool compression;
@@ -63,7 +65,10 @@ main (void)
         || hsn_config_int ("BREAKER_OPEN_MS", 5000, 10, 3600000, &breaker_open_ms, err, sizeof err)
         || hsn_config_int ("RETRY_BUDGET_PCT", 10, 0, 100, &retry_pct, err, sizeof err)
         || hsn_config_str ("API_KEYS", "", 65536, &api_keys, err, sizeof err)
-        || hsn_config_str ("API_KEYS_FILE", "", 4096, &api_keys_file, err, sizeof err)) {
+        || hsn_config_str ("API_KEYS_FILE", "", 4096, &api_keys_file, err, sizeof err)
+        || hsn_config_int ("GATEWAY_HUB_MAX", 10000, 0, 1000000, &hub_max, err, sizeof err)
+        || hsn_config_int ("GATEWAY_SSE_KEEPALIVE_MS", 15000, 100, 300000, &sse_keepalive,
+                           err, sizeof err)) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", sigfd < 0 ? "cannot block signals" : err);
         return 2;
     }
@@ -93,14 +98,48 @@ main (void)
         hsn_log (HSN_LOG_ERROR, "config", "cannot bind BROKER_BIND '%s'", broker_bind);
         return 2;
     }
+    hsn_metrics_t *metrics = hsn_metrics_new ();
+    /*  Every hub client holds a descriptor: raise the soft limit as far as
+     *  the hard one allows, and hold fewer clients than GATEWAY_HUB_MAX when
+     *  even that is short (a refused client gets 503; a failing accept
+     *  would hurt everyone). */
+    struct rlimit rl;
+    long long need = hub_max + threads * 2 + 2048;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) need
+        && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max < (rlim_t) need ? rl.rlim_max : (rlim_t) need;
+        setrlimit (RLIMIT_NOFILE, &rl);
+    }
+    long long nofile = getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1ull << 30)
+                       ? (long long) rl.rlim_cur : 1LL << 30;
+    if (nofile < need) {
+        long long fit = nofile - threads * 2 - 2048;
+        hsn_log (HSN_LOG_WARN, "hub_limit", "RLIMIT_NOFILE %lld is short of the %lld descriptors "
+                 "GATEWAY_HUB_MAX=%lld needs: holding at most %lld waiting clients", nofile, need,
+                 hub_max, fit > 0 ? fit : 0);
+        hub_max = fit > 0 ? fit : 0;
+    }
+    /*  Hub descriptors above civetweb's, so finding a connection's socket
+     *  (gateway_takeover) searches only civetweb's. */
+    int fd_base = nofile >= need ? (int) (threads * 2 + 2048) : 0;
+    gateway_hub_config_t hubcfg = { "inproc://hsn-broker", redis_url, (uint32_t) hub_max,
+                                    (uint32_t) timeout_ms, (uint32_t) sse_keepalive, 1000,
+                                    8u << 20, fd_base, metrics };
+    gateway_hub_t *hub = hub_max > 0 ? gateway_hub_new (&hubcfg) : NULL;
+    if (hub_max > 0 && !hub) {
+        hsn_log (HSN_LOG_ERROR, "config", "cannot start the agent hub (REDIS_URL '%s')", redis_url);
+        gateway_broker_destroy (&broker);
+        hsn_metrics_destroy (&metrics);
+        return 2;
+    }
     /*  The near-cache is off with size 0; a REDIS_URL it cannot parse is a
      *  configuration error, one it cannot reach only keeps it empty. */
-    hsn_metrics_t *metrics = hsn_metrics_new ();
     gateway_near_t *near = gateway_near_new (redis_url, (size_t) near_size, (size_t) near_bytes,
                                              metrics);
     if (near_size > 0 && !near) {
         hsn_log (HSN_LOG_ERROR, "config", "invalid REDIS_URL '%s': must be redis://host[:port][/db]",
                  redis_url);
+        gateway_hub_destroy (&hub);
         gateway_broker_destroy (&broker);
         return 2;
     }
@@ -110,11 +149,12 @@ main (void)
                                    (uint32_t) timeout_ms, (uint32_t) max_body,
                                    (uint32_t) keepalive, (uint32_t) request_timeout,
                                    (uint32_t) max_request, compression,
-                                   (uint32_t) min_compression, metrics, near, guard, auth };
+                                   (uint32_t) min_compression, metrics, near, guard, auth, hub };
     gateway_http_t *http = gateway_http_new (&hcfg);
     if (!http) {
         hsn_log (HSN_LOG_ERROR, "config", "cannot listen on GATEWAY_ADDR:GATEWAY_PORT '%s'", listen);
         gateway_near_destroy (&near);
+        gateway_hub_destroy (&hub);
         gateway_broker_destroy (&broker);
         hsn_metrics_destroy (&metrics);
         return 2;
@@ -142,6 +182,7 @@ main (void)
     /*  Reverse order: stop taking HTTP (civetweb finishes the requests it
      *  holds), then the broker they used, then reporting. */
     gateway_http_destroy (&http);
+    gateway_hub_destroy (&hub);
     gateway_near_destroy (&near);
     gateway_broker_destroy (&broker);
     hsn_reporter_destroy (&reporter);
