@@ -20,10 +20,11 @@ gateway_ports (hsn_proc_t *gw, int *http, int *broker)
 }
 
 static hsn_stack_t *
-try_start (const char *expected, bool with_redis, char *const gateway_env[])
+try_start (const char *expected, bool with_redis, const char *redis_conf,
+           char *const gateway_env[])
 {
     hsn_stack_t *s = (hsn_stack_t *) calloc (1, sizeof *s);
-    if (with_redis && !(s->redis = hsn_redis_start (NULL))) {
+    if (with_redis && !(s->redis = hsn_redis_start (redis_conf))) {
         free (s);
         return NULL;
     }
@@ -88,8 +89,15 @@ hsn_stack_start (const char *expected, bool with_redis)
 hsn_stack_t *
 hsn_stack_start_env (const char *expected, bool with_redis, char *const gateway_env[])
 {
+    return hsn_stack_start_conf (expected, with_redis, NULL, gateway_env);
+}
+
+hsn_stack_t *
+hsn_stack_start_conf (const char *expected, bool with_redis, const char *redis_conf,
+                      char *const gateway_env[])
+{
     for (int attempt = 0; attempt < 3; attempt++) {
-        hsn_stack_t *s = try_start (expected, with_redis, gateway_env);
+        hsn_stack_t *s = try_start (expected, with_redis, redis_conf, gateway_env);
         if (s && hsn_wait_until (monitor_sees_gateway, s, 10000))
             return s;
         hsn_stack_stop (&s);

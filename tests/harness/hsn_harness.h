@@ -171,6 +171,13 @@ typedef struct hsn_redis_t hsn_redis_t;
  *  extra_conf; its log goes to stderr) or does not answer within 10 s. */
 hsn_redis_t *hsn_redis_start (const char *extra_conf);
 
+/*  extra_conf for the persistence policy hsn ships (docker-compose.yml,
+ *  deploy/run-local.sh, deploy/k8s/redis.yaml): AOF on, fsync before every
+ *  reply, so a write Redis answered survives a crash of redis-server (a
+ *  test can SIGKILL it; AOF on is what that needs) and of the machine
+ *  (fsync `always` is what that needs; no test can pull the plug). */
+#define HSN_REDIS_DURABLE_CONF "appendonly yes\nappendfsync always\n"
+
 /*  Its TCP port. */
 int hsn_redis_port (hsn_redis_t *r);
 

@@ -30,6 +30,12 @@ hsn_stack_t *hsn_stack_start (const char *expected, bool with_redis);
 hsn_stack_t *hsn_stack_start_env (const char *expected, bool with_redis,
                                   char *const gateway_env[]);
 
+/*  Same, with the lines of redis_conf (may be NULL) added to the Redis's
+ *  configuration as hsn_redis_start's extra_conf does, e.g.
+ *  HSN_REDIS_DURABLE_CONF for the shipped persistence policy. */
+hsn_stack_t *hsn_stack_start_conf (const char *expected, bool with_redis,
+                                   const char *redis_conf, char *const gateway_env[]);
+
 /*  Start one more replica of service binary name ("hsn-cache"), with the
  *  stack's environment plus env_extra. Returns the process (owned by the
  *  stack) or NULL. */
