@@ -182,6 +182,7 @@ ab_message (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
     ab_args_add (&p->args, sb->data, sb->size);
     ab_args_addf (&p->args, "%llu", (unsigned long long) ttl);
     ab_args_addf (&p->args, "%u", self->cfg.max_queue);
+    ab_args_addf (&p->args, "%u", self->cfg.max_agents);
 }
 
 void
@@ -208,6 +209,10 @@ ab_subscription (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *r
     memcpy (p->topic, topic, sizeof topic);
     ab_args_add (&p->args, topic, strlen (topic));
     ab_args_add (&p->args, agent, strlen (agent));
+    if (sub) {
+        ab_args_addf (&p->args, "%u", self->cfg.max_agents);
+        ab_args_addf (&p->args, "%u", self->cfg.max_subscriptions);
+    }
 }
 
 /*  An ack id: <h|n|l>-<ms>-<seq>, each number 1..20 digits. Returns the
@@ -290,6 +295,8 @@ ab_agent_op (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *route
     }
     if (script == AB_SCRIPT_RECEIVE || script == AB_SCRIPT_DEAD)
         ab_args_addf (&p->args, "%u", self->cfg.reply_max);
+    if (script == AB_SCRIPT_RECEIVE)
+        ab_args_addf (&p->args, "%u", self->cfg.max_agents);
     if (script != AB_SCRIPT_ACK)
         return;
     const hsn_mp_obj_t *arr = &req->fields[HSN_FIELD_IDS];

@@ -212,7 +212,18 @@ answer_list (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redisRe
     finish (self, w, p);
 }
 
-/*  Send and fan-out: {1, id or count} or {0, the agent whose queue is full}. */
+/*  The FULL reply for the agent limit (agent: the one that would pass it). */
+static void
+agents_full (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, const char *agent)
+{
+    char msg[320];
+    snprintf (msg, sizeof msg, "the agent limit is reached (AGENTBUS_MAX_AGENTS = %u): "
+              "agent '%.128s' is not known and cannot be added", self->cfg.max_agents, agent);
+    ab_reply_error (self, w, p, HSN_STATUS_FULL, msg);
+}
+
+/*  Send and fan-out: {1, id or count}, {0, the agent whose queue is full}
+ *  or {-1, an agent past the agent limit}. */
 static void
 answer_message (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redisReply *r)
 {
@@ -222,6 +233,10 @@ answer_message (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redi
         return;
     }
     const redisReply *v = r->element[1];
+    if (r->element[0]->integer == -1) {
+        agents_full (self, w, p, is (v, REDIS_REPLY_STRING) ? v->str : "?");
+        return;
+    }
     if (r->element[0]->integer == 0) {
         char msg[256];
         snprintf (msg, sizeof msg, "the queue of agent '%.128s' is full (AGENTBUS_MAX_QUEUE)",
@@ -254,7 +269,22 @@ static void
 answer_subscription (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redisReply *r)
 {
     bool sub = p->script == AB_SCRIPT_SUBSCRIBE;
-    if (!sub && int_of (r) == 0) {
+    if (!is (r, REDIS_REPLY_INTEGER)) {
+        ab_reply_error (self, w, p, HSN_STATUS_INTERNAL, "unexpected reply from Redis");
+        return;
+    }
+    if (sub && r->integer == -1) {
+        agents_full (self, w, p, p->agent);
+        return;
+    }
+    if (sub && r->integer == -2) {
+        char msg[320];
+        snprintf (msg, sizeof msg, "agent '%.128s' is subscribed to %u topics already "
+                  "(AGENTBUS_MAX_SUBSCRIPTIONS)", p->agent, self->cfg.max_subscriptions);
+        ab_reply_error (self, w, p, HSN_STATUS_FULL, msg);
+        return;
+    }
+    if (!sub && r->integer == 0) {
         ab_reply_error (self, w, p, HSN_STATUS_NOT_FOUND, "the agent was not subscribed");
         return;
     }

@@ -15,8 +15,11 @@
 
 #include <string.h>
 
-/*  Shared by every script: key names, Redis's clock, and adding an entry
- *  (consumer group created on first use, agent known, receivers woken). */
+/*  Shared by every script: key names, Redis's clock, the known agents, and
+ *  adding an entry (consumer group created on first use, receivers woken;
+ *  nonempty: the stream is known to exist, skip the check). The caller
+ *  makes the agent known: only it knows whether that is within
+ *  AGENTBUS_MAX_AGENTS. */
 #define PRELUDE                                                                 \
     "local P = 'hsn:ab:' "                                                      \
     "local PR = {'h', 'n', 'l'} "                                               \
@@ -27,46 +30,83 @@
     "local function depth (a) local d = 0 "                                     \
     "  for _, p in ipairs (PR) do d = d + redis.call ('XLEN', qkey (a, p)) end "\
     "  return d end "                                                           \
-    "local function add (a, p, blob, c, e) local k = qkey (a, p) "              \
-    "  if redis.call ('EXISTS', k) == 0 then "                                  \
+    "local function known (a) "                                                 \
+    "  return redis.call ('SISMEMBER', P .. 'agents', a) == 1 end "             \
+    "local function nagents () return redis.call ('SCARD', P .. 'agents') end " \
+    "local function add (a, p, blob, c, e, nonempty) local k = qkey (a, p) "    \
+    "  if not nonempty and redis.call ('EXISTS', k) == 0 then "                 \
     "    redis.pcall ('XGROUP', 'CREATE', k, 'hsn', '0', 'MKSTREAM') end "      \
     "  local id = redis.call ('XADD', k, '*', 'm', blob, 'c', c, 'e', e) "      \
-    "  redis.call ('SADD', P .. 'agents', a) "                                  \
     "  redis.call ('PUBLISH', P .. 'wake', a) "                                 \
     "  return id end "                                                          \
     "local function fields (f) local r = {} "                                   \
     "  for i = 1, #f, 2 do r[f[i]] = f[i + 1] end return r end "
 
-/*  ARGV: agent, p, blob, ttl_s (0: none), max_queue.
- *  -> {1, stream id} or {0, agent} when the queue is full. */
+/*  ARGV: agent, p, blob, ttl_s (0: none), max_queue, max_agents.
+ *  -> {1, stream id}, {0, agent} when its queue is full, {-1, agent} when
+ *  it is not known and max_agents are (nothing written either way). */
 static const char SEND[] = PRELUDE
     "local a, p, ttl = ARGV[1], ARGV[2], tonumber (ARGV[4]) "
+    "local new = not known (a) "
+    "if new and nagents () >= tonumber (ARGV[6]) then return {-1, a} end "
     "if depth (a) >= tonumber (ARGV[5]) then return {0, a} end "
     "local c = now_us () "
     "local e = 0 if ttl > 0 then e = c + ttl * 1000000 end "
-    "return {1, add (a, p, ARGV[3], num (c), num (e))}";
+    "if new then redis.call ('SADD', P .. 'agents', a) end "
+    "return {1, add (a, p, ARGV[3], num (c), num (e), false)}";
 
 /*  Fan-out, all or none. ARGV: set key suffix ('sub:<topic>' or 'agents'),
- *  p, blob, ttl_s, max_queue. -> {1, recipients} or {0, full agent}. */
+ *  p, blob, ttl_s, max_queue, max_agents. -> {1, recipients}, {0, full
+ *  agent} or {-1, an agent that would pass max_agents}. Subscribers are
+ *  known agents (subscribe adds both in one step), so a publish adds none
+ *  unless hsn:ab:agents was changed behind the bus's back; that is checked
+ *  all the same. A broadcast's recipients are the known agents themselves.
+ *  Its cost is linear in the recipients (about 6 commands each), bounded
+ *  by AGENTBUS_MAX_AGENTS. */
 static const char FANOUT[] = PRELUDE
     "local m = redis.call ('SMEMBERS', P .. ARGV[1]) "
-    "local max = tonumber (ARGV[5]) "
-    "for _, a in ipairs (m) do if depth (a) >= max then return {0, a} end end "
+    "local p, max, all = ARGV[2], tonumber (ARGV[5]), ARGV[1] == 'agents' "
+    "local new, nnew, has = {}, 0, {} "
+    "for i, a in ipairs (m) do "
+    "  if not all and not known (a) then new[i] = true nnew = nnew + 1 end "
+    "  local d = 0 "
+    "  for _, q in ipairs (PR) do local x = redis.call ('XLEN', qkey (a, q)) "
+    "    d = d + x if q == p then has[i] = x > 0 end end "
+    "  if d >= max then return {0, a} end "
+    "end "
+    "if nnew > 0 and nagents () + nnew > tonumber (ARGV[6]) then "
+    "  for i, a in ipairs (m) do if new[i] then return {-1, a} end end end "
     "local c, ttl = now_us (), tonumber (ARGV[4]) "
     "local e = 0 if ttl > 0 then e = c + ttl * 1000000 end "
-    "for _, a in ipairs (m) do add (a, ARGV[2], ARGV[3], num (c), num (e)) end "
+    "for i, a in ipairs (m) do "
+    "  if new[i] then redis.call ('SADD', P .. 'agents', a) end "
+    "  add (a, p, ARGV[3], num (c), num (e), has[i]) end "
     "return {1, #m}";
 
-/*  ARGV: topic, agent. -> 1 when newly subscribed, 0 when it already was. */
+/*  ARGV: topic, agent, max_agents, max_subscriptions. The agent's topics
+ *  are indexed in hsn:ab:topics:<agent> so their number can be bounded.
+ *  -> 1 when newly subscribed, 0 when it already was, -1 when the agent is
+ *  not known and max_agents are, -2 when it has max_subscriptions topics. */
 static const char SUBSCRIBE[] = PRELUDE
-    "redis.call ('SADD', P .. 'agents', ARGV[2]) "
-    "return redis.call ('SADD', P .. 'sub:' .. ARGV[1], ARGV[2])";
+    "local t, a = ARGV[1], ARGV[2] "
+    "local sk, tk = P .. 'sub:' .. t, P .. 'topics:' .. a "
+    "if redis.call ('SISMEMBER', sk, a) == 1 then return 0 end "
+    "local new = not known (a) "
+    "if new and nagents () >= tonumber (ARGV[3]) then return -1 end "
+    "if redis.call ('SCARD', tk) >= tonumber (ARGV[4]) then return -2 end "
+    "if new then redis.call ('SADD', P .. 'agents', a) end "
+    "redis.call ('SADD', tk, t) "
+    "return redis.call ('SADD', sk, a)";
 
 /*  ARGV: topic, agent. -> 1 when it was subscribed. */
 static const char UNSUBSCRIBE[] = PRELUDE
+    "redis.call ('SREM', P .. 'topics:' .. ARGV[2], ARGV[1]) "
     "return redis.call ('SREM', P .. 'sub:' .. ARGV[1], ARGV[2])";
 
-/*  ARGV: agent, max, visibility_ms, max_deliveries, dlq_max, reply bytes.
+/*  ARGV: agent, max, visibility_ms, max_deliveries, dlq_max, reply bytes,
+ *  max_agents. An agent not known becomes known, unless max_agents are:
+ *  then it is not added (a poll must not register agents past the bound)
+ *  and, having no streams, gets an empty list.
  *  For h, n, l in turn: redeliveries (pending entries idle for the
  *  visibility timeout, claimed again), then new entries, until max. A
  *  message past its ttl, or one that would be delivered more than
@@ -81,7 +121,7 @@ static const char RECEIVE[] = PRELUDE
     "local limit, bytes, full = tonumber (ARGV[6]), 0, false "
     "local now = now_us () "
     "local out, n, dead, budget = {now, 0}, 0, 0, max + 1000 "
-    "redis.call ('SADD', P .. 'agents', a) "
+    "if nagents () < tonumber (ARGV[7]) then redis.call ('SADD', P .. 'agents', a) end "
     "local function bury (p, k, id, f, reason, d) "
     "  redis.call ('XADD', P .. 'dlq:' .. a, 'MAXLEN', '~', ARGV[5], '*', 'm', f.m or '', "
     "              'c', f.c or '0', 'i', p .. '-' .. id, 'r', reason, 'd', d) "
@@ -145,7 +185,9 @@ static const char ACK[] = PRELUDE
     "return n";
 
 /*  ARGV: max. -> per agent (by name, at most max): {agent, depth h, n, l,
- *  pending, ms since the oldest pending message was created (-1: none)}. */
+ *  pending, ms since the oldest pending message was created (-1: none)}.
+ *  An empty stream has nothing pending (every script acks before it
+ *  deletes), so it costs one XLEN. */
 static const char LIST[] = PRELUDE
     "local m = redis.call ('SMEMBERS', P .. 'agents') "
     "table.sort (m) "
@@ -156,8 +198,9 @@ static const char LIST[] = PRELUDE
     "  local row, pend, oldest = {a}, 0, -1 "
     "  for _, p in ipairs (PR) do "
     "    local k = qkey (a, p) "
-    "    row[#row + 1] = redis.call ('XLEN', k) "
-    "    local s = redis.pcall ('XPENDING', k, 'hsn') "
+    "    local x = redis.call ('XLEN', k) "
+    "    row[#row + 1] = x "
+    "    local s = x > 0 and redis.pcall ('XPENDING', k, 'hsn') "
     "    if type (s) == 'table' and tonumber (s[1]) and tonumber (s[1]) > 0 then "
     "      pend = pend + s[1] "
     "      local ms = tonumber (string.match (s[2], '^(%d+)')) or now_ms "

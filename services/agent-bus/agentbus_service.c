@@ -86,6 +86,10 @@ agentbus_service_new (const agentbus_config_t *cfg, zloop_t *loop, char *err, si
     self->cfg = *cfg;
     if (!self->cfg.reply_max || self->cfg.reply_max > AGENTBUS_REPLY_MAX)
         self->cfg.reply_max = AGENTBUS_REPLY_MAX;
+    if (!self->cfg.max_agents)
+        self->cfg.max_agents = AGENTBUS_MAX_AGENTS_DEFAULT;
+    if (!self->cfg.max_subscriptions)
+        self->cfg.max_subscriptions = AGENTBUS_MAX_SUBSCRIPTIONS_DEFAULT;
     self->loop = loop;
     self->redis = hsn_rconn_new (cfg->redis_url, 1000);
     if (!self->redis) {

@@ -32,7 +32,23 @@ typedef struct {
     hsn_metrics_t *metrics;         /* may be NULL */
     uint32_t reply_max;             /* bytes of messages in one reply; 0:
                                        AGENTBUS_REPLY_MAX (tests go lower) */
+    uint32_t max_agents;            /* AGENTBUS_MAX_AGENTS; 0: the default */
+    uint32_t max_subscriptions;     /* AGENTBUS_MAX_SUBSCRIPTIONS, topics per
+                                       agent; 0: the default */
 } agentbus_config_t;
+
+/*  Known agents (hsn:ab:agents): a send, subscribe or publish that would
+ *  add one more is FULL; a receive past it adds none. Broadcast and
+ *  agent.list are linear in this, inside one script (Redis serves nobody
+ *  else meanwhile): about 0.1 s at 10000 agents, 1-2 s at 100000 (figures
+ *  in docs/AGENT_BUS.md), so the range stops well short of Redis's 5 s
+ *  busy-script threshold. */
+#define AGENTBUS_MAX_AGENTS_DEFAULT        10000
+#define AGENTBUS_MAX_AGENTS_LIMIT          100000
+/*  Topics one agent may be subscribed to at once. (Subscribers of one
+ *  topic are known agents, bounded by AGENTBUS_MAX_AGENTS.) */
+#define AGENTBUS_MAX_SUBSCRIPTIONS_DEFAULT 1000
+#define AGENTBUS_MAX_SUBSCRIPTIONS_LIMIT   100000
 
 /*  Prepare the service and start the reaper timer in loop. Redis is
  *  connected lazily, and again after any failure. Returns NULL on an

@@ -38,7 +38,8 @@ main (void)
     hsn_runtime_config_t rt;
     char err[256];
     const char *redis_url;
-    long long max_payload, max_queue, visibility, deliveries, dlq_max, credits;
+    long long max_payload, max_queue, visibility, deliveries, dlq_max, credits, max_agents,
+              max_subscriptions;
     int sigfd = hsn_replica_config (&rt, HSN_SERVICE_AGENT_BUS, err, sizeof err);
     if (sigfd < 0
         || hsn_config_str ("REDIS_URL", "redis://127.0.0.1:6379", 512, &redis_url, err, sizeof err)
@@ -50,7 +51,12 @@ main (void)
                            err, sizeof err)
         || hsn_config_int ("AGENTBUS_MAX_DELIVERIES", 5, 1, 1000, &deliveries, err, sizeof err)
         || hsn_config_int ("AGENTBUS_DLQ_MAX", 10000, 1, 100000000, &dlq_max, err, sizeof err)
-        || hsn_config_int ("AGENTBUS_CREDITS", 256, 1, 100000, &credits, err, sizeof err)) {
+        || hsn_config_int ("AGENTBUS_CREDITS", 256, 1, 100000, &credits, err, sizeof err)
+        || hsn_config_int ("AGENTBUS_MAX_AGENTS", AGENTBUS_MAX_AGENTS_DEFAULT, 1,
+                           AGENTBUS_MAX_AGENTS_LIMIT, &max_agents, err, sizeof err)
+        || hsn_config_int ("AGENTBUS_MAX_SUBSCRIPTIONS", AGENTBUS_MAX_SUBSCRIPTIONS_DEFAULT, 1,
+                           AGENTBUS_MAX_SUBSCRIPTIONS_LIMIT, &max_subscriptions, err,
+                           sizeof err)) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", err);
         return 2;
     }
@@ -69,7 +75,8 @@ main (void)
     }
     agentbus_config_t bcfg = { redis_url, (uint32_t) max_payload, (uint32_t) max_queue,
                                (uint32_t) visibility, (uint32_t) deliveries, (uint32_t) dlq_max,
-                               1000, metrics, 0 };
+                               1000, metrics, 0, (uint32_t) max_agents,
+                               (uint32_t) max_subscriptions };
     app.bus = agentbus_service_new (&bcfg, replica.loop, err, sizeof err);
     if (!app.bus) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", err);

@@ -34,6 +34,9 @@ typedef struct {
 static hsn_redis_t *redis;
 /*  Set before bus_start for a smaller reply budget than the service's. */
 static uint32_t fixture_reply_max;
+/*  Set before bus_start for other agent and subscription limits (0: the
+ *  service's defaults). */
+static uint32_t fixture_max_agents, fixture_max_subscriptions;
 
 static inline int
 bus_open (zloop_t *loop, hsn_worker_config_t *wcfg, void *arg)
@@ -85,7 +88,8 @@ bus_start (bus_t *b, uint32_t max_queue, uint32_t visibility_ms, uint32_t max_de
     hsn_enc_init (&b->enc);
     agentbus_config_t cfg = { hsn_redis_url (redis), 1024, max_queue, visibility_ms,
                               max_deliveries, 100, reaper_ms, b->metrics,
-                              fixture_reply_max };
+                              fixture_reply_max, fixture_max_agents,
+                              fixture_max_subscriptions };
     b->cfg = cfg;
     hsn_rig_config_t rcfg = { HSN_SERVICE_AGENT_BUS, HB_MS, bus_open, bus_close, bus_command, b };
     b->rig = hsn_rig_start (&rcfg);
