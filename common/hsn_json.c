@@ -8,6 +8,8 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
+#include "hsn_mp.h"
+
 /*  Length of the valid UTF-8 sequence at s[0..n), or 0: no overlongs, no
  *  surrogates, nothing above U+10FFFF (Unicode 15, table 3-7). yajl's own
  *  check lets surrogates through. */
@@ -48,7 +50,7 @@ utf8_len (const uint8_t *s, size_t n)
 /*  Deepest container nesting of json, outside strings; -1 when it goes
  *  deeper than limit (counting stops there), -2 when the text has a '/'
  *  outside a string (a comment, which yajl_tree would accept), -3 when it
- *  is not UTF-8. */
+ *  is not UTF-8, -4 for a \u0000 escape. */
 static int
 depth_of (const char *json, size_t len, int limit)
 {
@@ -64,6 +66,9 @@ depth_of (const char *json, size_t len, int limit)
             continue;
         }
         if (in_str) {
+            /*  yajl's tree holds C strings: a \u0000 would cut one short. */
+            if (c == '\\' && i + 5 < len && memcmp (json + i + 1, "u0000", 5) == 0)
+                return -4;
             if (c == '\\')
                 i++;
             else if (c == '"')
@@ -141,13 +146,17 @@ hsn_json_to_mp (const char *json, size_t len, int max_depth, msgpack_packer *pk,
             snprintf (err, errlen, "NUL byte in JSON text");
         return -EBADMSG;
     }
+    /*  Clamped: the packing below recurses once per level. */
+    if (max_depth > HSN_MP_DEPTH_LIMIT)
+        max_depth = HSN_MP_DEPTH_LIMIT;
     int d = depth_of (json, len, max_depth < 0 ? 0 : max_depth);
     if (d == -1)
         return -ELOOP;
-    if (d == -2 || d == -3) {
+    if (d < -1) {
         if (errlen)
             snprintf (err, errlen, "%s", d == -2 ? "'/' outside a string: comments are not JSON"
-                                                 : "invalid UTF-8");
+                                         : d == -3 ? "invalid UTF-8"
+                                                   : "\\u0000 in a string is not supported");
         return -EBADMSG;
     }
     char ebuf[256] = "";

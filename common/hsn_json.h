@@ -9,9 +9,11 @@
  *  int64 -> int, any other number -> float64, except an integer too large
  *  for int64, which becomes a str holding its digits (no precision lost).
  *
- *  Limits: nesting deeper than max_depth containers is refused before yajl
+ *  Limits: nesting deeper than max_depth containers (clamped to
+ *  HSN_MP_DEPTH_LIMIT) is refused before yajl
  *  sees the text (so a hostile document cannot cost a deep recursion),
- *  text longer than HSN_JSON_MAX_TEXT is refused.
+ *  text longer than HSN_JSON_MAX_TEXT is refused, and so is a string
+ *  holding the escape \u0000 (yajl's tree cannot carry a NUL).
  */
 #ifndef HSN_JSON_H
 #define HSN_JSON_H

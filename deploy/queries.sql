@@ -1,9 +1,15 @@
--- Named queries served by hsn-query (QUERIES_FILE). Schema: deploy/schema.sql.
+-- Named queries served by hsn-query (QUERIES_FILE; SIGHUP reloads it).
+-- Schema: deploy/docker/initdb/01-schema.sql.
 --
 -- A block starts at "-- name:"; "-- params:" declares name:type in the order
 -- of $1..$n (int, float, text, bool, json, timestamp, numeric, bytea);
--- "-- cache:" is seconds a result may be cached (0: never); "-- invalidates:"
--- the tags a successful run drops. Values are always bound as parameters.
+-- "-- cache:" is seconds a result may be cached in hsn-cache (0: never);
+-- "-- tags:" the tags a cached result is stored under (default: the tables
+-- after FROM / JOIN); "-- invalidates:" the tags a successful run drops --
+-- name the tables it writes, so the cached reads of them go. A query writes
+-- when it has "-- invalidates:" or is not a SELECT (or WITH ... SELECT without
+-- INSERT/UPDATE/DELETE); a write cannot be cached, and a GET (readonly)
+-- request refuses it. Values are always bound as parameters.
 
 -- name: user_by_id
 -- params: id:int

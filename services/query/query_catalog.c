@@ -1,5 +1,6 @@
 /*  query_catalog: the queries file parser. See query_catalog.h. */
 #include "query_catalog.h"
+#include "query_sqlscan.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@ struct query_catalog {
     query_def_t *defs;
     size_t n;
     size_t cap;
+    int refs;
 };
 
 static const char *const type_names[] = {
@@ -44,7 +46,7 @@ typedef struct {
     size_t errlen;
     query_catalog_t *cat;
     query_def_t *cur;           /* block being read, or NULL */
-    bool have_params, have_cache, have_inval, in_sql;
+    bool have_params, have_cache, have_inval, have_tags, in_sql;
     char *sql;                  /* growing statement */
     size_t sql_len, sql_cap;
 } parser_t;
@@ -115,6 +117,9 @@ def_free (query_def_t *d)
     for (size_t i = 0; i < d->ninvalidates; i++)
         free (d->invalidates[i]);
     free (d->invalidates);
+    for (size_t i = 0; i < d->ntags; i++)
+        free (d->tags[i]);
+    free (d->tags);
     free (d->sql);
     memset (d, 0, sizeof *d);
 }
@@ -177,18 +182,54 @@ param_item (parser_t *p, uint32_t line, const char *s, size_t len)
     return 0;
 }
 
+/*  Append tag s[0..len) to list (of at most QUERY_TAGS_MAX) unless there. */
+static int
+add_tag (char ***list, size_t *n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strlen ((*list)[i]) == len && memcmp ((*list)[i], s, len) == 0)
+            return 0;
+    if (*n == QUERY_TAGS_MAX)
+        return -E2BIG;
+    if (!*list && !(*list = (char **) calloc (QUERY_TAGS_MAX, sizeof **list)))
+        return -ENOMEM;
+    if (!((*list)[*n] = strndup (s, len)))
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+static int
+tag_into (parser_t *p, uint32_t line, const char *s, size_t len, char ***list, size_t *n)
+{
+    if (!is_tag (s, len))
+        return fail (p, line, "invalid tag '%.*s' (1..128 of A-Z a-z 0-9 _ - . :)", (int) len, s);
+    int rc = add_tag (list, n, s, len);
+    if (rc == -E2BIG)
+        return fail (p, line, "more than %d tags", QUERY_TAGS_MAX);
+    return rc ? fail (p, line, "out of memory") : 0;
+}
+
 static int
 tag_item (parser_t *p, uint32_t line, const char *s, size_t len)
 {
-    query_def_t *d = p->cur;
-    if (!is_tag (s, len))
-        return fail (p, line, "invalid tag '%.*s' (1..128 of A-Z a-z 0-9 _ - . :)", (int) len, s);
-    if (d->ninvalidates == QUERY_TAGS_MAX)
-        return fail (p, line, "more than %d tags", QUERY_TAGS_MAX);
-    if (!d->invalidates)
-        d->invalidates = (char **) calloc (QUERY_TAGS_MAX, sizeof *d->invalidates);
-    d->invalidates[d->ninvalidates++] = strndup (s, len);
-    return 0;
+    return tag_into (p, line, s, len, &p->cur->invalidates, &p->cur->ninvalidates);
+}
+
+static int
+read_tag_item (parser_t *p, uint32_t line, const char *s, size_t len)
+{
+    return tag_into (p, line, s, len, &p->cur->tags, &p->cur->ntags);
+}
+
+/*  query_sql_tables callback: a derived tag, when it is a valid one and
+ *  there is room (more tables than tags: the rest are not tracked). */
+static void
+derived_tag (const char *name, size_t len, void *arg)
+{
+    query_def_t *d = (query_def_t *) arg;
+    if (is_tag (name, len))
+        add_tag (&d->tags, &d->ntags, name, len);
 }
 
 /*  Scan sql for placeholders, skipping quoted strings, quoted identifiers,
@@ -283,6 +324,12 @@ finish_block (parser_t *p)
                 return fail (p, d->line, "query '%s': placeholder $%u (parameter '%s') is "
                              "never used", d->name, i + 1, d->params[i].name);
     }
+    d->writes = d->ninvalidates > 0 || !query_sql_is_read (d->sql);
+    if (d->writes && d->cache_s)
+        return fail (p, d->line, "query '%s' writes (it has -- invalidates: or is not a "
+                     "SELECT), so it cannot have -- cache:", d->name);
+    if (!p->have_tags && !d->writes)
+        query_sql_tables (d->sql, derived_tag, d);
     p->cur = NULL;
     p->sql_len = 0;
     return 0;
@@ -317,7 +364,7 @@ start_block (parser_t *p, uint32_t line, const char *name, size_t len)
     memset (p->cur, 0, sizeof *p->cur);
     p->cur->name = strndup (name, len);
     p->cur->line = line;
-    p->have_params = p->have_cache = p->have_inval = p->in_sql = false;
+    p->have_params = p->have_cache = p->have_inval = p->have_tags = p->in_sql = false;
     return 0;
 }
 
@@ -332,6 +379,8 @@ annotation (parser_t *p, uint32_t line, const char *key, size_t klen, const char
         seen = &p->have_cache;
     else if (klen == 11 && memcmp (key, "invalidates", 11) == 0)
         seen = &p->have_inval;
+    else if (klen == 4 && memcmp (key, "tags", 4) == 0)
+        seen = &p->have_tags;
     else
         return 0;                               /* a comment like any other */
     if (!p->cur)
@@ -347,6 +396,8 @@ annotation (parser_t *p, uint32_t line, const char *key, size_t klen, const char
         return split_list (p, line, val, vlen, "params", param_item);
     if (seen == &p->have_inval)
         return split_list (p, line, val, vlen, "invalidates", tag_item);
+    if (seen == &p->have_tags)
+        return split_list (p, line, val, vlen, "tags", read_tag_item);
     val = trim (val, &vlen);
     char buf[16];
     char *end = NULL;
@@ -414,8 +465,8 @@ query_catalog_parse (const char *text, size_t len, const char *origin, char *err
                      size_t errlen)
 {
     parser_t p = { origin ? origin : "queries", err, errlen, NULL, NULL,
-                   false, false, false, false, NULL, 0, 0 };
-    p.cat = (query_catalog_t *) calloc (1, sizeof *p.cat);
+                   false, false, false, false, false, NULL, 0, 0 };
+    p.cat = query_catalog_empty ();
     if (!p.cat)
         return NULL;
     int rc = 0;
@@ -481,7 +532,17 @@ query_catalog_load (const char *path, char *err, size_t errlen)
 query_catalog_t *
 query_catalog_empty (void)
 {
-    return (query_catalog_t *) calloc (1, sizeof (query_catalog_t));
+    query_catalog_t *self = (query_catalog_t *) calloc (1, sizeof (query_catalog_t));
+    if (self)
+        self->refs = 1;
+    return self;
+}
+
+query_catalog_t *
+query_catalog_ref (query_catalog_t *self)
+{
+    self->refs++;
+    return self;
 }
 
 void
@@ -490,6 +551,9 @@ query_catalog_destroy (query_catalog_t **self_p)
     if (!self_p || !*self_p)
         return;
     query_catalog_t *self = *self_p;
+    *self_p = NULL;
+    if (--self->refs > 0)
+        return;
     for (size_t i = 0; i < self->n; i++)
         def_free (&self->defs[i]);
     free (self->defs);

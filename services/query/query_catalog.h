@@ -6,19 +6,26 @@
  *      -- name: user_by_id
  *      -- params: id:int
  *      -- cache: 60
- *      -- invalidates: users,orders
+ *      -- tags: users
  *      SELECT id, email FROM users WHERE id = $1;
  *
  *  A block starts at a `-- name:` line. `-- params:` declares the
  *  parameters, in the order of the placeholders $1..$n, each name:type with
  *  type one of int, float, text, bool, json, timestamp, numeric, bytea.
  *  `-- cache:` is seconds a result may be cached (0, the default: never),
- *  `-- invalidates:` the tags a run of the query drops. Other `--` lines are
- *  comments. The SQL is every other line up to the next `-- name:`, one
+ *  `-- invalidates:` the cache tags a successful run drops (by convention
+ *  the tables it writes), `-- tags:` the tags a cached result is stored
+ *  under (by default the tables the SQL reads: the names after FROM and
+ *  JOIN, see query_sqlscan.h). Other `--` lines are comments.
+ *
+ *  A query writes when it has `-- invalidates:` or its SQL is not a read
+ *  (query_sql_is_read); a writing query cannot have `-- cache:`. The SQL is every other line up to the next `-- name:`, one
  *  statement, a trailing `;` removed.
  *
- *  A catalog is immutable once parsed: a reload (SIGHUP, later) parses a new
- *  one and swaps the pointer, so a reader never sees a half-built catalog.
+ *  A catalog is immutable once parsed: a reload (SIGHUP) parses a new one
+ *  and swaps the pointer, so a reader never sees a half-built catalog. It is
+ *  reference counted so that requests in flight keep the catalog they
+ *  started with.
  */
 #ifndef QUERY_CATALOG_H
 #define QUERY_CATALOG_H
@@ -57,6 +64,9 @@ typedef struct {
     uint32_t cache_s;           /* 0: never cache */
     char **invalidates;         /* tags */
     size_t ninvalidates;
+    char **tags;                /* tags of a cached result */
+    size_t ntags;
+    bool writes;
     char *sql;                  /* one statement, no trailing ';' */
 } query_def_t;
 
@@ -77,7 +87,10 @@ query_catalog_t *query_catalog_load (const char *path, char *err, size_t errlen)
 /*  A catalog with no queries (a replica started without a queries file). */
 query_catalog_t *query_catalog_empty (void);
 
-/*  NULL-safe; nulls *self_p. */
+/*  Take one more reference; returns self. */
+query_catalog_t *query_catalog_ref (query_catalog_t *self);
+
+/*  Drop one reference (the last frees it). NULL-safe; nulls *self_p. */
 void query_catalog_destroy (query_catalog_t **self_p);
 
 /*  Number of queries, and query i (0 <= i < size), in file order. */

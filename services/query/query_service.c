@@ -1,36 +1,16 @@
-/*  query_service: list, run, batch. See query_service.h. */
-#include "query_service.h"
-#include "query_pool.h"
-#include "query_types.h"
-#include "hsn_time.h"
+/*  query_service: set-up, catalog generations, list, dispatch. See
+ *  query_service.h; execution is in query_exec.c. */
+#include "query_service_int.h"
+#include "hsn_log.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const error_classes[] = { "08", "22", "23", "40", "42", "53", "57", "XX",
-                                             "other", "conn" };
-#define NCLASSES (sizeof error_classes / sizeof error_classes[0])
-
-struct query_service {
-    query_catalog_t *cat;
-    query_pool_t *pool;
-    hsn_enc_t enc;
-    hsn_hist_t **latency;               /* per catalog query, or NULL */
-    hsn_hist_t *wait_us;
-    uint64_t *errors[NCLASSES];
-    uint64_t *runs;
-    int64_t *connected;
+static const char *const error_classes[QUERY_NCLASSES] = {
+    "08", "22", "23", "40", "42", "53", "57", "XX", "other", "conn"
 };
-
-/*  What running one query came to. */
-typedef struct {
-    hsn_status_t status;
-    PGresult *res;                      /* OK: the result */
-    char sqlstate[6];                   /* "" when none */
-    char message[512];
-} outcome_t;
 
 static uint64_t dummy_counter;
 static int64_t dummy_gauge;
@@ -52,6 +32,114 @@ query_status_of_sqlstate (const char *s)
     return HSN_STATUS_INTERNAL;
 }
 
+void
+query_count_error (query_service_t *self, const char *sqlstate)
+{
+    size_t i = QUERY_NCLASSES - 1;              /* "conn" */
+    if (sqlstate && *sqlstate) {
+        for (i = 0; i < QUERY_NCLASSES - 2; i++)
+            if (strncmp (sqlstate, error_classes[i], 2) == 0)
+                break;
+    }
+    hsn_counter_add (self->errors[i], 1);
+}
+
+void
+query_update_gauges (query_service_t *self)
+{
+    hsn_gauge_set (self->connected, query_pool_connected (self->pool));
+    hsn_gauge_set (self->in_use, query_pool_in_use (self->pool));
+    hsn_gauge_set (self->queued, query_pool_queued (self->pool));
+}
+
+void
+query_gen_unref (query_gen_t **gen_p)
+{
+    query_gen_t *g = *gen_p;
+    *gen_p = NULL;
+    if (!g || --g->refs > 0)
+        return;
+    query_catalog_destroy (&g->cat);
+    free (g->latency);
+    free (g);
+}
+
+/*  The latency histogram of query name: its own while fewer than
+ *  QUERY_METRICS_MAX names were registered (reloads add names), else the
+ *  shared one -- the registry has a fixed size. */
+static hsn_hist_t *
+latency_hist (query_service_t *self, const char *name)
+{
+    hsn_metrics_t *m = self->cfg.metrics;
+    if (!m)
+        return NULL;
+    char metric[HSN_METRIC_NAME_MAX + 1];
+    snprintf (metric, sizeof metric, "query.%s.latency_us", name);
+    if (self->metric_names >= QUERY_METRICS_MAX)
+        return hsn_metrics_hist (m, "query._other.latency_us");
+    size_t before = hsn_metrics_count (m);
+    hsn_hist_t *h = hsn_metrics_hist (m, metric);
+    if (hsn_metrics_count (m) > before)
+        self->metric_names++;
+    return h;
+}
+
+int
+query_service_install (query_service_t *self, query_catalog_t *catalog)
+{
+    query_gen_t *g = (query_gen_t *) calloc (1, sizeof *g);
+    size_t n = query_catalog_size (catalog);
+    if (g)
+        g->latency = (hsn_hist_t **) calloc (n ? n : 1, sizeof *g->latency);
+    if (!g || !g->latency) {
+        free (g);
+        query_catalog_destroy (&catalog);
+        return -ENOMEM;
+    }
+    g->cat = catalog;
+    g->refs = 1;
+    g->generation = ++self->next_generation;
+    for (size_t i = 0; i < n; i++)
+        g->latency[i] = latency_hist (self, query_catalog_at (catalog, i)->name);
+    query_gen_unref (&self->gen);
+    self->gen = g;
+    return 0;
+}
+
+int
+query_service_reload (query_service_t *self, char *err, size_t errlen)
+{
+    if (!self->queries_file) {
+        snprintf (err, errlen, "no QUERIES_FILE to reload");
+        return -EINVAL;
+    }
+    query_catalog_t *cat = query_catalog_load (self->queries_file, err, errlen);
+    if (!cat)
+        return -EINVAL;
+    size_t n = query_catalog_size (cat);
+    if (query_service_install (self, cat)) {
+        snprintf (err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    hsn_log (HSN_LOG_INFO, "reloaded", "%zu queries from %s (generation %u)", n,
+             self->queries_file, self->gen->generation);
+    return 0;
+}
+
+static uint64_t *
+counter (query_service_t *self, const char *name)
+{
+    uint64_t *c = self->cfg.metrics ? hsn_metrics_counter (self->cfg.metrics, name) : NULL;
+    return c ? c : &dummy_counter;
+}
+
+static int64_t *
+gauge (query_service_t *self, const char *name)
+{
+    int64_t *g = self->cfg.metrics ? hsn_metrics_gauge (self->cfg.metrics, name) : NULL;
+    return g ? g : &dummy_gauge;
+}
+
 query_service_t *
 query_service_new (const query_service_config_t *cfg, query_catalog_t *catalog, char *err,
                    size_t errlen)
@@ -59,51 +147,60 @@ query_service_new (const query_service_config_t *cfg, query_catalog_t *catalog, 
     query_service_t *self = (query_service_t *) calloc (1, sizeof *self);
     if (!self) {
         query_catalog_destroy (&catalog);
+        snprintf (err, errlen, "out of memory");
         return NULL;
     }
-    self->cat = catalog;
-    size_t n = query_catalog_size (catalog);
-    self->latency = (hsn_hist_t **) calloc (n ? n : 1, sizeof *self->latency);
-    hsn_metrics_t *m = cfg->metrics;
-    for (size_t i = 0; m && i < NCLASSES; i++) {
+    self->cfg = *cfg;
+    if (!self->cfg.max_concurrent)
+        self->cfg.max_concurrent = 1;
+    if (!self->cfg.wait_ms)
+        self->cfg.wait_ms = 5000;
+    if (!self->cfg.cache_timeout_ms)
+        self->cfg.cache_timeout_ms = 1000;
+    self->cfg.database_url = self->cfg.cache_endpoint = self->cfg.queries_file = NULL;
+    hsn_enc_init (&self->enc);
+    for (size_t i = 0; i < QUERY_NCLASSES; i++) {
         char name[64];
         snprintf (name, sizeof name, "query.errors.%s", error_classes[i]);
-        self->errors[i] = hsn_metrics_counter (m, name);
+        self->errors[i] = counter (self, name);
     }
-    for (size_t i = 0; i < NCLASSES; i++)
-        if (!self->errors[i])
-            self->errors[i] = &dummy_counter;
-    if (m) {
-        hsn_hist_t *other = NULL;
-        for (size_t i = 0; i < n; i++) {
-            char name[HSN_METRIC_NAME_MAX + 1];
-            if (i < QUERY_METRICS_MAX) {
-                snprintf (name, sizeof name, "query.%s.latency_us",
-                          query_catalog_at (catalog, i)->name);
-                self->latency[i] = hsn_metrics_hist (m, name);
-            }
-            else {
-                if (!other)
-                    other = hsn_metrics_hist (m, "query._other.latency_us");
-                self->latency[i] = other;
-            }
-        }
-        self->wait_us = hsn_metrics_hist (m, "query.pool.wait_us");
-        self->runs = hsn_metrics_counter (m, "query.runs");
-        self->connected = hsn_metrics_gauge (m, "query.pool.connected");
-    }
-    else {
-        self->runs = &dummy_counter;
-        self->connected = &dummy_gauge;
-    }
-    hsn_enc_init (&self->enc);
-    query_pool_config_t pcfg = { cfg->database_url, cfg->pool_size, cfg->statement_timeout_ms };
-    self->pool = query_pool_new (&pcfg, catalog, err, errlen);
-    if (!self->pool || !self->latency) {
+    self->runs = counter (self, "query.runs");
+    self->rows = counter (self, "query.rows");
+    self->slow = counter (self, "query.slow");
+    self->hits = counter (self, "query.cache.hits");
+    self->misses = counter (self, "query.cache.misses");
+    self->coalesced = counter (self, "query.cache.coalesced");
+    self->cache_errors = counter (self, "query.cache.errors");
+    self->inval_errors = counter (self, "query.cache.invalidate_errors");
+    self->saturated = counter (self, "query.pool.saturated");
+    self->pool_timeouts = counter (self, "query.pool.timeouts");
+    self->wait_us = cfg->metrics ? hsn_metrics_hist (cfg->metrics, "query.pool.wait_us") : NULL;
+    self->connected = gauge (self, "query.pool.connected");
+    self->in_use = gauge (self, "query.pool.in_use");
+    self->queued = gauge (self, "query.pool.queued");
+    self->flights = zhashx_new ();
+    if (cfg->queries_file)
+        self->queries_file = strdup (cfg->queries_file);
+    if (query_service_install (self, catalog) || !self->flights) {
+        snprintf (err, errlen, "out of memory");
         query_service_destroy (&self);
         return NULL;
     }
-    hsn_gauge_set (self->connected, query_pool_connected (self->pool));
+    if (cfg->cache_endpoint) {
+        self->cache = query_cache_new (cfg->loop, cfg->cache_endpoint, self->cfg.cache_timeout_ms);
+        if (!self->cache) {
+            snprintf (err, errlen, "invalid broker endpoint '%s'", cfg->cache_endpoint);
+            query_service_destroy (&self);
+            return NULL;
+        }
+    }
+    query_pool_config_t pcfg = { cfg->database_url, cfg->pool_size, cfg->statement_timeout_ms };
+    self->pool = query_pool_new (&pcfg, cfg->loop, err, errlen);
+    if (!self->pool) {
+        query_service_destroy (&self);
+        return NULL;
+    }
+    query_update_gauges (self);
     return self;
 }
 
@@ -114,9 +211,12 @@ query_service_destroy (query_service_t **self_p)
         return;
     query_service_t *self = *self_p;
     query_pool_destroy (&self->pool);
-    query_catalog_destroy (&self->cat);
+    query_cache_destroy (&self->cache);
+    query_exec_abandon (self);
+    zhashx_destroy (&self->flights);
+    query_gen_unref (&self->gen);
     hsn_enc_release (&self->enc);
-    free (self->latency);
+    free (self->queries_file);
     free (self);
     *self_p = NULL;
 }
@@ -125,79 +225,13 @@ void
 query_service_check (query_service_t *self)
 {
     query_pool_check (self->pool);
-    hsn_gauge_set (self->connected, query_pool_connected (self->pool));
+    query_update_gauges (self);
 }
 
 bool
 query_service_db_up (const query_service_t *self)
 {
     return query_pool_connected (self->pool) > 0;
-}
-
-static void
-count_error (query_service_t *self, const char *sqlstate)
-{
-    size_t i = NCLASSES - 1;                    /* "conn" */
-    if (sqlstate && *sqlstate) {
-        for (i = 0; i < NCLASSES - 2; i++)
-            if (strncmp (sqlstate, error_classes[i], 2) == 0)
-                break;
-    }
-    hsn_counter_add (self->errors[i], 1);
-}
-
-/*  Run the query named name[0..len) with params (a MAP, or NULL). */
-static void
-execute (query_service_t *self, const char *name, size_t len, const hsn_mp_obj_t *params,
-         outcome_t *out)
-{
-    memset (out, 0, sizeof *out);
-    size_t index;
-    const query_def_t *def = query_catalog_find (self->cat, name, len, &index);
-    if (!def) {
-        out->status = HSN_STATUS_NOT_FOUND;
-        snprintf (out->message, sizeof out->message, "no query named '%.*s'",
-                  (int) (len > 64 ? 64 : len), name);
-        return;
-    }
-    query_bind_t b;
-    if (query_bind (&b, def, params, out->message, sizeof out->message)) {
-        query_bind_release (&b);
-        out->status = HSN_STATUS_BAD_REQUEST;
-        return;
-    }
-    hsn_counter_add (self->runs, 1);
-    uint64_t t0 = (uint64_t) hsn_now_us (), wait = 0;
-    PGresult *res = NULL;
-    int rc = query_pool_exec (self->pool, index, (const char *const *) b.values, &res, &wait,
-                              out->message, sizeof out->message);
-    query_bind_release (&b);
-    if (self->wait_us)
-        hsn_hist_record (self->wait_us, wait);
-    hsn_gauge_set (self->connected, query_pool_connected (self->pool));
-    if (rc) {
-        count_error (self, NULL);
-        out->status = HSN_STATUS_UNAVAILABLE;
-        return;
-    }
-    if (self->latency[index])
-        hsn_hist_record (self->latency[index], (uint64_t) hsn_now_us () - t0);
-    ExecStatusType st = PQresultStatus (res);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        out->status = HSN_STATUS_OK;
-        out->res = res;
-        return;
-    }
-    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY);
-    const char *detail = PQresultErrorField (res, PG_DIAG_MESSAGE_DETAIL);
-    if (state)
-        snprintf (out->sqlstate, sizeof out->sqlstate, "%s", state);
-    snprintf (out->message, sizeof out->message, "query '%s': %s%s%s", def->name,
-              msg ? msg : PQresStatus (st), detail ? ": " : "", detail ? detail : "");
-    out->status = query_status_of_sqlstate (state);
-    count_error (self, state);
-    PQclear (res);
 }
 
 static void
@@ -209,13 +243,20 @@ pack_cstr (msgpack_packer *pk, const char *s)
 }
 
 static void
-reply (query_service_t *self, hsn_worker_t *worker, const hsn_route_t *route,
-       const hsn_env_t *req)
+pack_tags (msgpack_packer *pk, char *const *tags, size_t n)
+{
+    msgpack_pack_array (pk, n);
+    for (size_t t = 0; t < n; t++)
+        pack_cstr (pk, tags[t]);
+}
+
+void
+query_reply (query_service_t *self, hsn_worker_t *worker, const hsn_route_t *route,
+             uint64_t rid, uint32_t service, uint32_t op)
 {
     if (hsn_enc_size (&self->enc) > HSN_PROTO_MAX_FRAME) {
-        hsn_worker_reply_error (worker, route, req, HSN_STATUS_TOO_LARGE,
-                                "result over the 4 MiB frame limit");
-        return;
+        hsn_enc_begin (&self->enc, HSN_KIND_REPLY, rid, service, op, HSN_STATUS_TOO_LARGE, 1);
+        hsn_enc_cstr (&self->enc, HSN_FIELD_MESSAGE, "result over the 4 MiB frame limit");
     }
     hsn_worker_reply_enc (worker, route, &self->enc);
 }
@@ -226,13 +267,14 @@ reply_list (query_service_t *self, hsn_worker_t *worker, const hsn_route_t *rout
 {
     hsn_enc_t *enc = &self->enc;
     msgpack_packer *pk = &enc->pk;
-    size_t n = query_catalog_size (self->cat);
+    const query_catalog_t *cat = self->gen->cat;
+    size_t n = query_catalog_size (cat);
     hsn_enc_begin (enc, HSN_KIND_REPLY, req->rid, req->service, req->op, HSN_STATUS_OK, 1);
     hsn_enc_key (enc, HSN_FIELD_RESULT);
     msgpack_pack_array (pk, n);
     for (size_t i = 0; i < n; i++) {
-        const query_def_t *d = query_catalog_at (self->cat, i);
-        msgpack_pack_map (pk, 4);
+        const query_def_t *d = query_catalog_at (cat, i);
+        msgpack_pack_map (pk, 6);
         pack_cstr (pk, "name");
         pack_cstr (pk, d->name);
         pack_cstr (pk, "params");
@@ -247,137 +289,16 @@ reply_list (query_service_t *self, hsn_worker_t *worker, const hsn_route_t *rout
         pack_cstr (pk, "cache");
         msgpack_pack_uint32 (pk, d->cache_s);
         pack_cstr (pk, "invalidates");
-        msgpack_pack_array (pk, d->ninvalidates);
-        for (size_t t = 0; t < d->ninvalidates; t++)
-            pack_cstr (pk, d->invalidates[t]);
+        pack_tags (pk, d->invalidates, d->ninvalidates);
+        pack_cstr (pk, "tags");
+        pack_tags (pk, d->tags, d->ntags);
+        pack_cstr (pk, "writes");
+        if (d->writes)
+            msgpack_pack_true (pk);
+        else
+            msgpack_pack_false (pk);
     }
-    reply (self, worker, route, req);
-}
-
-static void
-reply_run (query_service_t *self, hsn_worker_t *worker, const hsn_route_t *route,
-           const hsn_env_t *req)
-{
-    const char *name;
-    size_t len;
-    if (hsn_env_str (req, HSN_FIELD_NAME, &name, &len)) {
-        hsn_worker_reply_error (worker, route, req, HSN_STATUS_BAD_REQUEST,
-                                "query.run needs a 'name'");
-        return;
-    }
-    const hsn_mp_obj_t *params = hsn_env_has (req, HSN_FIELD_PARAMS)
-                                 ? &req->fields[HSN_FIELD_PARAMS] : NULL;
-    outcome_t out;
-    execute (self, name, len, params, &out);
-    hsn_enc_t *enc = &self->enc;
-    if (out.status == HSN_STATUS_OK) {
-        hsn_enc_begin (enc, HSN_KIND_REPLY, req->rid, req->service, req->op, HSN_STATUS_OK, 2);
-        hsn_enc_key (enc, HSN_FIELD_ROWS);
-        query_types_pack_rows (&enc->pk, out.res);
-        hsn_enc_uint (enc, HSN_FIELD_COUNT, query_types_count (out.res));
-        PQclear (out.res);
-    }
-    else {
-        hsn_enc_begin (enc, HSN_KIND_REPLY, req->rid, req->service, req->op, out.status,
-                       out.sqlstate[0] ? 2 : 1);
-        hsn_enc_cstr (enc, HSN_FIELD_MESSAGE, out.message);
-        if (out.sqlstate[0])
-            hsn_enc_cstr (enc, HSN_FIELD_SQLSTATE, out.sqlstate);
-    }
-    reply (self, worker, route, req);
-}
-
-/*  One member of a batch: {"name": STR, "params"?: MAP}. */
-static void
-run_member (query_service_t *self, const hsn_mp_obj_t *m, outcome_t *out)
-{
-    memset (out, 0, sizeof *out);
-    out->status = HSN_STATUS_BAD_REQUEST;
-    if (m->type != HSN_MP_MAP) {
-        snprintf (out->message, sizeof out->message,
-                  "a batch member must be a map {\"name\", \"params\"}");
-        return;
-    }
-    hsn_mp_reader_t r;
-    hsn_mp_reader_of (&r, m);
-    hsn_mp_obj_t name = { 0 }, params = { 0 };
-    bool have_name = false, have_params = false;
-    for (uint32_t i = 0; i < m->v.c.count; i++) {
-        hsn_mp_obj_t k, v;
-        if (hsn_mp_get (&r, &k, HSN_MP_DEPTH_LIMIT) || hsn_mp_get (&r, &v, HSN_MP_DEPTH_LIMIT)) {
-            snprintf (out->message, sizeof out->message, "malformed batch member");
-            return;
-        }
-        if (hsn_mp_str_eq (&k, "name") && v.type == HSN_MP_STR) {
-            name = v;
-            have_name = true;
-        }
-        else if (hsn_mp_str_eq (&k, "params")) {
-            params = v;
-            have_params = true;
-        }
-        else {
-            snprintf (out->message, sizeof out->message,
-                      "a batch member has only \"name\" (str) and \"params\" (map)");
-            return;
-        }
-    }
-    if (!have_name) {
-        snprintf (out->message, sizeof out->message, "a batch member needs a \"name\"");
-        return;
-    }
-    execute (self, name.v.s.ptr, name.v.s.len, have_params ? &params : NULL, out);
-}
-
-static void
-reply_batch (query_service_t *self, hsn_worker_t *worker, const hsn_route_t *route,
-             const hsn_env_t *req)
-{
-    const hsn_mp_obj_t *batch = &req->fields[HSN_FIELD_BATCH];
-    if (!hsn_env_has (req, HSN_FIELD_BATCH) || batch->v.c.count == 0
-        || batch->v.c.count > QUERY_BATCH_MAX) {
-        char msg[96];
-        snprintf (msg, sizeof msg, "query.batch needs a 'batch' of 1..%d members",
-                  QUERY_BATCH_MAX);
-        hsn_worker_reply_error (worker, route, req, HSN_STATUS_BAD_REQUEST, msg);
-        return;
-    }
-    hsn_enc_t *enc = &self->enc;
-    msgpack_packer *pk = &enc->pk;
-    hsn_enc_begin (enc, HSN_KIND_REPLY, req->rid, req->service, req->op, HSN_STATUS_OK, 1);
-    hsn_enc_key (enc, HSN_FIELD_RESULT);
-    msgpack_pack_array (pk, batch->v.c.count);
-    hsn_mp_reader_t r;
-    hsn_mp_reader_of (&r, batch);
-    for (uint32_t i = 0; i < batch->v.c.count; i++) {
-        hsn_mp_obj_t m;
-        outcome_t out;
-        if (hsn_mp_get (&r, &m, HSN_MP_DEPTH_LIMIT))
-            m.type = HSN_MP_NIL;            /* validated by the decoder: unreachable */
-        run_member (self, &m, &out);
-        bool ok = out.status == HSN_STATUS_OK;
-        msgpack_pack_map (pk, ok || out.sqlstate[0] ? 4 : 3);
-        pack_cstr (pk, "status");
-        msgpack_pack_uint32 (pk, out.status);
-        pack_cstr (pk, "code");
-        pack_cstr (pk, hsn_status_name (out.status));
-        if (ok) {
-            pack_cstr (pk, "rows");
-            query_types_pack_rows (pk, out.res);
-            pack_cstr (pk, "count");
-            msgpack_pack_uint64 (pk, query_types_count (out.res));
-            PQclear (out.res);
-        }
-        else {
-            pack_cstr (pk, "message");
-            pack_cstr (pk, out.message);
-            if (out.sqlstate[0]) {
-                pack_cstr (pk, "sqlstate");
-                pack_cstr (pk, out.sqlstate);
-            }
-        }
-    }
-    reply (self, worker, route, req);
+    query_reply (self, worker, route, req->rid, req->service, req->op);
 }
 
 void
@@ -390,15 +311,18 @@ query_service_handle (hsn_worker_t *worker, const hsn_route_t *route, const hsn_
             reply_list (self, worker, route, req);
             break;
         case HSN_OP_QUERY_RUN:
-            reply_run (self, worker, route, req);
+            query_exec_run (self, worker, route, req);
             break;
         case HSN_OP_QUERY_BATCH:
-            reply_batch (self, worker, route, req);
+            query_exec_batch (self, worker, route, req);
+            break;
+        case HSN_OP_QUERY_SQL:
+            query_exec_sql (self, worker, route, req);
             break;
         default:
             hsn_worker_reply_error (worker, route, req, HSN_STATUS_UNKNOWN_OP,
-                                    "the query service serves query.list, query.run and "
-                                    "query.batch");
+                                    "the query service serves query.list, query.run, "
+                                    "query.batch and query.sql");
             break;
     }
 }

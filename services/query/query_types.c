@@ -1,5 +1,6 @@
 /*  query_types: parameter binding and result encoding. See query_types.h. */
 #include "query_types.h"
+#include "hsn_json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -333,8 +334,15 @@ pack_value (msgpack_packer *pk, Oid type, const char *s, size_t len)
         case OID_TIMESTAMPTZ:
             pack_timestamp (pk, s, len, true);
             return;
+        case OID_JSON:
+        case OID_JSONB:
+            /*  Embedded as msgpack; a document too deep for the envelope
+             *  (or, for json, one yajl refuses) stays text. */
+            if (hsn_json_to_mp (s, len, QUERY_JSON_MAX_DEPTH, pk, NULL, 0))
+                pack_str (pk, s, len);
+            return;
         default:
-            /*  text, varchar, char, name, numeric, json, jsonb, date, and
+            /*  text, varchar, char, name, numeric, date, and
              *  everything else: the text form. */
             pack_str (pk, s, len);
             return;

@@ -15,8 +15,11 @@
  *
  *  Results: rows as an array of maps column name -> value, by column type:
  *  int2/4/8, oid -> int; float4/8 -> float; bool -> bool; text, varchar,
- *  char, name -> str; json/jsonb -> str holding the JSON text (not parsed
- *  into msgpack in this slice); timestamp/timestamptz -> ISO-8601 str
+ *  char, name -> str; json/jsonb -> the document as msgpack (hsn_json:
+ *  objects -> maps, integers -> int, other numbers -> float, an integer
+ *  beyond int64 -> str), or its text when nested deeper than
+ *  QUERY_JSON_MAX_DEPTH (the envelope's depth limit of 32 must still hold
+ *  with the reply's own nesting around it); timestamp/timestamptz -> ISO-8601 str
  *  (timestamptz in UTC, "Z"); date -> str; numeric -> str (no precision
  *  lost); bytea -> base64 str; NULL -> nil; anything else -> its text form.
  *  The connection must use DateStyle ISO, TimeZone UTC, bytea_output hex
@@ -29,6 +32,8 @@
 #include <msgpack.h>
 #include "hsn_mp.h"
 #include "query_catalog.h"
+
+#define QUERY_JSON_MAX_DEPTH 20
 
 /*  Text parameters for one execution. values[i] is NULL for SQL NULL. */
 typedef struct {

@@ -5,6 +5,7 @@
 
 #include "hsn_test.h"
 #include "query/query_catalog.h"
+#include "query/query_sqlscan.h"
 
 static char err[512];
 
@@ -37,7 +38,7 @@ START_TEST (accepts_every_annotation)
         "-- name: user_by_id\n"
         "-- params: id:int, email : text ,ok:bool\n"
         "-- cache: 60\n"
-        "-- invalidates: users, orders\n"
+        "-- tags: users, orders\n"
         "-- a comment: inside the block\n"
         "SELECT id FROM users\n"
         "  WHERE id = $1 AND email = $2 AND active = $3;  \n"
@@ -60,9 +61,11 @@ START_TEST (accepts_every_annotation)
     ck_assert_int_eq (d->params[1].type, QUERY_T_TEXT);
     ck_assert_int_eq (d->params[2].type, QUERY_T_BOOL);
     ck_assert_uint_eq (d->cache_s, 60);
-    ck_assert_uint_eq (d->ninvalidates, 2);
-    ck_assert_str_eq (d->invalidates[0], "users");
-    ck_assert_str_eq (d->invalidates[1], "orders");
+    ck_assert_uint_eq (d->ninvalidates, 0);
+    ck_assert_uint_eq (d->ntags, 2);
+    ck_assert_str_eq (d->tags[0], "users");
+    ck_assert_str_eq (d->tags[1], "orders");
+    ck_assert (!d->writes);
     ck_assert_str_eq (d->sql, "SELECT id FROM users\nWHERE id = $1 AND email = $2 AND active = $3");
     size_t idx;
     d = query_catalog_find (c, "all_types", 9, &idx);
@@ -78,6 +81,58 @@ START_TEST (accepts_every_annotation)
     query_catalog_destroy (&c);
     ck_assert_ptr_null (c);
     query_catalog_destroy (&c);
+}
+END_TEST
+
+START_TEST (writes_and_derived_tags)
+{
+    query_catalog_t *c = parse (
+        "-- name: joined\n"
+        "-- cache: 5\n"
+        "SELECT * FROM public.users u JOIN \"Orders\" o ON o.uid = u.id,\n"
+        "  items AS i LEFT JOIN lines l ON true WHERE 'FROM fake' <> $$JOIN x$$\n"
+        "-- name: ins\n"
+        "INSERT INTO t VALUES (1)\n"
+        "-- name: upd_cte\n"
+        "WITH x AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM x\n"
+        "-- name: sel_cte\n"
+        "with x as (select 1) select * from x\n"
+        "-- name: declared\n"
+        "-- invalidates: t\n"
+        "SELECT f()\n");
+    ck_assert_msg (c != NULL, "%s", err);
+    const query_def_t *d = query_catalog_at (c, 0);
+    ck_assert (!d->writes);
+    ck_assert_uint_eq (d->ntags, 4);
+    ck_assert_str_eq (d->tags[0], "users");
+    ck_assert_str_eq (d->tags[1], "Orders");
+    ck_assert_str_eq (d->tags[2], "items");
+    ck_assert_str_eq (d->tags[3], "lines");
+    ck_assert (query_catalog_at (c, 1)->writes);
+    ck_assert (query_catalog_at (c, 2)->writes);
+    ck_assert (!query_catalog_at (c, 3)->writes);
+    ck_assert_uint_eq (query_catalog_at (c, 3)->ntags, 1);     /* the CTE's name */
+    ck_assert (query_catalog_at (c, 4)->writes);
+    ck_assert_uint_eq (query_catalog_at (c, 4)->ntags, 0);
+    query_catalog_destroy (&c);
+
+    ck_assert (!query_sql_multiple ("SELECT 1;"));
+    ck_assert (!query_sql_multiple ("SELECT ';' ; -- x; y\n ;"));
+    ck_assert (!query_sql_multiple ("SELECT $a$ ; $a$, E'\\' ;', \"a;b\" /* ; */"));
+    ck_assert (query_sql_multiple ("SELECT 1; SELECT 2"));
+    ck_assert (query_sql_multiple ("SELECT 1;/**/COMMIT"));
+}
+END_TEST
+
+START_TEST (references_keep_a_catalog)
+{
+    query_catalog_t *c = parse ("-- name: a\nSELECT 1\n");
+    ck_assert_ptr_nonnull (c);
+    query_catalog_t *other = query_catalog_ref (c);
+    query_catalog_destroy (&c);
+    ck_assert_ptr_null (c);
+    ck_assert_str_eq (query_catalog_at (other, 0)->name, "a");     /* still there */
+    query_catalog_destroy (&other);
 }
 END_TEST
 
@@ -125,6 +180,12 @@ START_TEST (rejects_with_line_numbers)
     rejects ("-- name: a\n-- cache: 5s\nSELECT 1\n", 2, "must be seconds");
     rejects ("-- name: a\nSELECT 1\n-- cache: 5\n", 3, "after the SQL of query 'a'");
     rejects ("-- name: a\n-- invalidates: users, bad tag\nSELECT 1\n", 2, "invalid tag 'bad tag'");
+    rejects ("-- name: a\n-- tags: x\n-- tags: y\nSELECT 1\n", 3, "given twice");
+    rejects ("-- name: a\n-- cache: 5\n-- invalidates: t\nSELECT 1\n", 1,
+             "query 'a' writes");
+    rejects ("-- name: a\n-- cache: 5\nDELETE FROM t\n", 1, "cannot have -- cache:");
+    rejects ("-- name: a\n-- cache: 5\nWITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d\n",
+             1, "cannot have -- cache:");
     rejects ("-- name: a\n-- cache: 5\n\n-- name: b\nSELECT 1\n", 1, "query 'a' has no SQL");
     rejects ("-- name: a\n ;\n", 1, "query 'a' has no SQL");
     rejects ("", 1, "no queries");
@@ -153,6 +214,8 @@ suite (void)
     TCase *tc = tcase_create ("catalog");
     tcase_add_test (tc, accepts_every_annotation);
     tcase_add_test (tc, type_names_round_trip);
+    tcase_add_test (tc, writes_and_derived_tags);
+    tcase_add_test (tc, references_keep_a_catalog);
     tcase_add_test (tc, rejects_with_line_numbers);
     tcase_add_test (tc, the_demo_file_parses);
     suite_add_tcase (s, tc);

@@ -1,21 +1,10 @@
 /*  query_service end to end: a real PostgreSQL (killed and restarted by the
  *  tests), a real broker (tcp for the replica, inproc for the client), and
- *  the handler in an hsn_worker on its own thread. */
-#include <czmq.h>
-#include <signal.h>
-#include <string.h>
+ *  the handler in an hsn_worker on its own thread (query_test.h). The
+ *  result cache, concurrency, reload and ad-hoc SQL are in
+ *  test_query_cache.c. */
+#include "query_test.h"
 
-#include "hsn_client.h"
-#include "hsn_harness.h"
-#include "hsn_rig.h"
-#include "hsn_metrics.h"
-#include "hsn_test.h"
-#include "hsn_time.h"
-#include "hsn_worker.h"
-#include "query/query_service.h"
-
-#define HB_MS       1000
-#define CALL_MS     5000
 #define TIMEOUT_MS  200
 
 static const char *const test_schema =
@@ -31,7 +20,10 @@ static const char *const test_queries =
     "       'nm'::name AS nm, '{\"a\":  [1, 2]}'::jsonb AS jb,\n"
     "       '2024-02-29 13:14:15.5'::timestamp AS ts, '2024-02-29'::date AS d,\n"
     "       12345678901234567890.123456789::numeric AS big, NULL::int AS nul,\n"
-    "       '11111111-2222-3333-4444-555555555555'::uuid AS u\n"
+    "       '11111111-2222-3333-4444-555555555555'::uuid AS u,\n"
+    "       '{\"big\": 123456789012345678901234, \"f\": 1.5, \"neg\": -2, \"t\": true,\n"
+    "         \"z\": null, \"s\": \"\\u00e9\"}'::json AS jx,\n"
+    "       (repeat('[', 25) || repeat(']', 25))::jsonb AS deep\n"
     "\n"
     "-- name: put_item\n"
     "-- params: name:text, qty:int\n"
@@ -57,88 +49,14 @@ static const char *const test_queries =
     "-- name: broken\n"
     "SELECT * FROM no_such_table\n";
 
-static hsn_pg_t *pg;
-static hsn_rig_t *rig;
-static hsn_client_t *client;
-static hsn_metrics_t *metrics;
-static query_service_t *service;
-static hsn_enc_t enc;
-static msgpack_sbuffer sb;
-static msgpack_packer pk;
-static const char *catalog_text;
-
-/* ---- the replica: query_service in an hsn_worker (see hsn_rig) -------- */
-
-static int
-query_open (zloop_t *loop, hsn_worker_config_t *wcfg, void *arg)
-{
-    char err[512] = "";
-    query_catalog_t *cat = query_catalog_parse (catalog_text, strlen (catalog_text), "test",
-                                                err, sizeof err);
-    if (!cat) {
-        fprintf (stderr, "catalog: %s\n", err);
-        return -1;
-    }
-    query_service_config_t qcfg = { hsn_pg_url (pg), 3, TIMEOUT_MS, metrics };
-    service = query_service_new (&qcfg, cat, err, sizeof err);
-    if (!service) {
-        fprintf (stderr, "query_service_new: %s\n", err);
-        return -1;
-    }
-    wcfg->credits = 1;
-    wcfg->handler = query_service_handle;
-    wcfg->arg = service;
-    return 0;
-}
-
-static void
-query_close (void *arg)
-{
-    query_service_destroy (&service);
-}
-
-/*  "CHECK" runs the periodic probe on the replica's own thread (the
- *  service is not thread-safe) and answers "up" or "down". */
-static const char *
-query_command (const char *cmd, void *arg)
-{
-    if (!streq (cmd, "CHECK"))
-        return NULL;
-    query_service_check (service);
-    return query_service_db_up (service) ? "up" : "down";
-}
-
-static char *
-check (void)
-{
-    return hsn_rig_command (rig, "CHECK");
-}
-
-static void
-start (const char *schema, const char *queries)
-{
-    pg = hsn_pg_start ();
-    ck_assert_ptr_nonnull (pg);
-    ck_assert_int_eq (hsn_pg_exec (pg, schema), 0);
-    catalog_text = queries;
-    metrics = hsn_metrics_new ();
-    hsn_enc_init (&enc);
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    hsn_rig_config_t rcfg = { HSN_SERVICE_QUERY, HB_MS, query_open, query_close,
-                              query_command, NULL };
-    rig = hsn_rig_start (&rcfg);
-    ck_assert_ptr_nonnull (rig);
-    client = hsn_rig_client (rig);
-}
+static char *demo_schema, *demo_queries;
 
 static void
 setup (void)
 {
-    start (test_schema, test_queries);
+    qt_opts_t o = { 3, TIMEOUT_MS, 5000, 500, false, false, NULL };
+    qt_start (test_schema, test_queries, &o);
 }
-
-static char *demo_schema, *demo_queries;
 
 static void
 setup_demo (void)
@@ -147,74 +65,17 @@ setup_demo (void)
     demo_queries = hsn_read_file ("deploy/queries.sql", NULL);
     ck_assert_ptr_nonnull (demo_schema);
     ck_assert_ptr_nonnull (demo_queries);
-    start (demo_schema, demo_queries);
+    qt_opts_t o = { 3, TIMEOUT_MS, 5000, 500, false, false, NULL };
+    qt_start (demo_schema, demo_queries, &o);
 }
 
 static void
 teardown (void)
 {
-    hsn_rig_stop (&rig);
-    hsn_metrics_destroy (&metrics);
-    hsn_enc_release (&enc);
-    msgpack_sbuffer_destroy (&sb);
-    hsn_pg_stop (&pg);
+    qt_stop ();
     free (demo_schema);
     free (demo_queries);
     demo_schema = demo_queries = NULL;
-}
-
-/* ---- requests ---------------------------------------------------------- */
-
-typedef struct {
-    zmq_msg_t msg;
-    hsn_env_t env;
-} reply_t;
-
-static void
-pstr (const char *s)
-{
-    msgpack_pack_str (&pk, strlen (s));
-    msgpack_pack_str_body (&pk, s, strlen (s));
-}
-
-/*  Send op; name (may be NULL) goes in `name`, sb (when with_sb) in the
- *  field sb_field. Returns the reply status; close r with reply_close. */
-static int
-call (uint32_t op, const char *name, hsn_field_t sb_field, bool with_sb, reply_t *r)
-{
-    uint64_t rid = hsn_client_next_rid (client);
-    hsn_enc_begin (&enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_QUERY, op, 0,
-                   (name != NULL) + with_sb);
-    if (name)
-        hsn_enc_cstr (&enc, HSN_FIELD_NAME, name);
-    if (with_sb)
-        hsn_enc_raw (&enc, sb_field, sb.data, sb.size);
-    int rc = hsn_client_call (client, hsn_enc_data (&enc), hsn_enc_size (&enc), rid, CALL_MS,
-                              &r->msg);
-    ck_assert_msg (rc == 0, "no reply to %s: %d", hsn_op_name (op), rc);
-    ck_assert_int_eq (hsn_env_decode (&r->env, zmq_msg_data (&r->msg), zmq_msg_size (&r->msg)), 0);
-    ck_assert_uint_eq (r->env.rid, rid);
-    return (int) r->env.status;
-}
-
-/*  query.run name with the params map already packed into sb (or none). */
-static int
-run (const char *name, bool with_params, reply_t *r)
-{
-    return call (HSN_OP_QUERY_RUN, name, HSN_FIELD_PARAMS, with_params, r);
-}
-
-static void
-reply_close (reply_t *r)
-{
-    zmq_msg_close (&r->msg);
-}
-
-static void
-params_begin (size_t n)
-{
-    msgpack_sbuffer_clear (&sb);
-    msgpack_pack_map (&pk, n);
 }
 
 static void
@@ -227,92 +88,6 @@ item_params (const char *name, int64_t qty)
     msgpack_pack_int64 (&pk, qty);
 }
 
-/*  The reply's message must contain needle. */
-static void
-message_has (const reply_t *r, const char *needle)
-{
-    const char *m;
-    size_t len;
-    ck_assert_int_eq (hsn_env_str (&r->env, HSN_FIELD_MESSAGE, &m, &len), 0);
-    char *s = strndup (m, len);
-    ck_assert_msg (strstr (s, needle), "message '%s' lacks '%s'", s, needle);
-    free (s);
-}
-
-static void
-sqlstate_is (const reply_t *r, const char *state)
-{
-    const char *s;
-    size_t len;
-    ck_assert_int_eq (hsn_env_str (&r->env, HSN_FIELD_SQLSTATE, &s, &len), 0);
-    ck_assert_uint_eq (len, 5);
-    ck_assert_msg (memcmp (s, state, 5) == 0, "sqlstate %.5s, want %s", s, state);
-}
-
-/*  Value for key in a map object (from hsn_mp_get); fails when absent. */
-static hsn_mp_obj_t
-get (const hsn_mp_obj_t *map, const char *key)
-{
-    ck_assert_int_eq (map->type, HSN_MP_MAP);
-    hsn_mp_reader_t rd;
-    hsn_mp_reader_of (&rd, map);
-    for (uint32_t i = 0; i < map->v.c.count; i++) {
-        hsn_mp_obj_t k, v;
-        ck_assert_int_eq (hsn_mp_get (&rd, &k, 32), 0);
-        ck_assert_int_eq (hsn_mp_get (&rd, &v, 32), 0);
-        if (hsn_mp_str_eq (&k, key))
-            return v;
-    }
-    ck_abort_msg ("no key '%s'", key);
-    hsn_mp_obj_t none = { 0 };
-    return none;
-}
-
-/*  Element i of an array object. */
-static hsn_mp_obj_t
-at (const hsn_mp_obj_t *array, uint32_t i)
-{
-    ck_assert_int_eq (array->type, HSN_MP_ARRAY);
-    ck_assert_uint_lt (i, array->v.c.count);
-    hsn_mp_reader_t rd;
-    hsn_mp_reader_of (&rd, array);
-    hsn_mp_obj_t o;
-    for (uint32_t k = 0; k <= i; k++)
-        ck_assert_int_eq (hsn_mp_get (&rd, &o, 32), 0);
-    return o;
-}
-
-static void
-str_is (const hsn_mp_obj_t *o, const char *want)
-{
-    ck_assert_int_eq (o->type, HSN_MP_STR);
-    ck_assert_msg (o->v.s.len == strlen (want) && memcmp (o->v.s.ptr, want, o->v.s.len) == 0,
-                   "'%.*s' != '%s'", (int) o->v.s.len, o->v.s.ptr, want);
-}
-
-static void
-col_str (const hsn_mp_obj_t *row, const char *col, const char *want)
-{
-    hsn_mp_obj_t v = get (row, col);
-    str_is (&v, want);
-}
-
-/*  Row 0 of a reply's rows. */
-static hsn_mp_obj_t
-row0 (const reply_t *r)
-{
-    ck_assert (hsn_env_has (&r->env, HSN_FIELD_ROWS));
-    return at (&r->env.fields[HSN_FIELD_ROWS], 0);
-}
-
-static uint64_t
-count_of (const reply_t *r)
-{
-    uint64_t n;
-    ck_assert_int_eq (hsn_env_uint (&r->env, HSN_FIELD_COUNT, &n), 0);
-    return n;
-}
-
 /* ---- tests ------------------------------------------------------------- */
 
 START_TEST (list_shows_the_catalog)
@@ -323,6 +98,9 @@ START_TEST (list_shows_the_catalog)
     ck_assert_uint_eq (list->v.c.count, 7);
     hsn_mp_obj_t q = at (list, 1);
     col_str (&q, "name", "put_item");
+    hsn_mp_obj_t w = get (&q, "writes");
+    ck_assert_int_eq (w.type, HSN_MP_BOOL);
+    ck_assert (w.v.b);
     hsn_mp_obj_t params = get (&q, "params");
     hsn_mp_obj_t p1 = at (&params, 1);
     col_str (&p1, "name", "qty");
@@ -333,6 +111,12 @@ START_TEST (list_shows_the_catalog)
     q = at (list, 2);
     hsn_mp_obj_t cache = get (&q, "cache");
     ck_assert_uint_eq (cache.v.u, 30);
+    w = get (&q, "writes");
+    ck_assert (!w.v.b);
+    hsn_mp_obj_t tags = get (&q, "tags");                     /* derived: FROM items */
+    ck_assert_uint_eq (tags.v.c.count, 1);
+    tag = at (&tags, 0);
+    str_is (&tag, "items");
     reply_close (&r);
 }
 END_TEST
@@ -371,7 +155,7 @@ START_TEST (types_bind_and_map_by_column_type)
     ck_assert_int_eq (run ("echo", true, &r), HSN_STATUS_OK);
     ck_assert_uint_eq (count_of (&r), 1);
     hsn_mp_obj_t row = row0 (&r);
-    ck_assert_uint_eq (row.v.c.count, 19);
+    ck_assert_uint_eq (row.v.c.count, 21);
     hsn_mp_obj_t v = get (&row, "i8");
     ck_assert_int_eq (v.type, HSN_MP_INT);
     ck_assert_int_eq (v.v.i, -9007199254740993LL);
@@ -382,7 +166,15 @@ START_TEST (types_bind_and_map_by_column_type)
     v = get (&row, "b");
     ck_assert_int_eq (v.type, HSN_MP_BOOL);
     ck_assert (v.v.b);
-    col_str (&row, "j", "{\"k\": [1, \"x\"]}");                 /* json keeps its text */
+    /*  json and jsonb are embedded as msgpack, not strings. */
+    v = get (&row, "j");
+    hsn_mp_obj_t k = get (&v, "k");
+    ck_assert_uint_eq (k.v.c.count, 2);
+    hsn_mp_obj_t e = at (&k, 0);
+    ck_assert_int_eq (e.type, HSN_MP_UINT);
+    ck_assert_uint_eq (e.v.u, 1);
+    e = at (&k, 1);
+    str_is (&e, "x");
     col_str (&row, "tstz", "2024-02-29T11:14:15.5Z");          /* in UTC */
     col_str (&row, "n", "3.14159265358979323846264338327950288");
     col_str (&row, "by", "AP8Q");                              /* base64 of 00 ff 10 */
@@ -397,7 +189,27 @@ START_TEST (types_bind_and_map_by_column_type)
     ck_assert (v.v.f == 1.5);
     col_str (&row, "v", "vc");
     col_str (&row, "nm", "nm");
-    col_str (&row, "jb", "{\"a\": [1, 2]}");                   /* jsonb's normal form */
+    v = get (&row, "jb");
+    k = get (&v, "a");
+    e = at (&k, 1);
+    ck_assert_uint_eq (e.v.u, 2);
+    v = get (&row, "jx");
+    col_str (&v, "big", "123456789012345678901234");          /* beyond int64: digits */
+    e = get (&v, "f");
+    ck_assert_int_eq (e.type, HSN_MP_FLOAT);
+    ck_assert (e.v.f == 1.5);
+    e = get (&v, "neg");
+    ck_assert_int_eq (e.type, HSN_MP_INT);
+    ck_assert_int_eq (e.v.i, -2);
+    e = get (&v, "t");
+    ck_assert_int_eq (e.type, HSN_MP_BOOL);
+    e = get (&v, "z");
+    ck_assert_int_eq (e.type, HSN_MP_NIL);
+    col_str (&v, "s", "\xc3\xa9");
+    /*  Deeper than the envelope allows once embedded: kept as text. */
+    v = get (&row, "deep");
+    ck_assert_int_eq (v.type, HSN_MP_STR);
+    ck_assert_int_eq (v.v.s.ptr[0], '[');
     col_str (&row, "ts", "2024-02-29T13:14:15.5");
     col_str (&row, "d", "2024-02-29");
     col_str (&row, "big", "12345678901234567890.123456789");  /* no precision lost */
@@ -577,6 +389,10 @@ START_TEST (injection_strings_are_plain_data)
         pstr (evil[i]);
         ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
         ck_assert_uint_eq (count_of (&r), 1);
+        ck_assert (!cached_of (&r));
+        uint64_t ttl;
+        ck_assert_int_eq (hsn_env_uint (&r.env, HSN_FIELD_TTL, &ttl), 0);
+        ck_assert_uint_eq (ttl, 30);
         hsn_mp_obj_t row = row0 (&r);
         col_str (&row, "name", evil[i]);
         reply_close (&r);
@@ -617,15 +433,20 @@ member_status (const hsn_mp_obj_t *results, uint32_t i)
 
 START_TEST (batch_members_fail_alone)
 {
+    /*  Members run concurrently, in no particular order: each one's outcome
+     *  here does not depend on another's. */
+    reply_t r;
+    item_params ("a", 1);
+    ck_assert_int_eq (run ("put_item", true, &r), HSN_STATUS_OK);
+    reply_close (&r);
     msgpack_sbuffer_clear (&sb);
     msgpack_pack_array (&pk, 6);
-    member ("put_item", "a", 1);
+    member ("put_item", "b", 1);
     member ("put_item", "a", 2);                /* duplicate: conflict */
     member ("get_item", "a", -1);
     member ("nope", NULL, 0);
     msgpack_pack_int (&pk, 42);                 /* not a map */
-    member ("put_item", "b", 2);
-    reply_t r;
+    member ("put_item", "c", 2);
     ck_assert_int_eq (call (HSN_OP_QUERY_BATCH, NULL, HSN_FIELD_BATCH, true, &r), HSN_STATUS_OK);
     const hsn_mp_obj_t *res = &r.env.fields[HSN_FIELD_RESULT];
     ck_assert_uint_eq (res->v.c.count, 6);
@@ -640,9 +461,18 @@ START_TEST (batch_members_fail_alone)
     hsn_mp_obj_t row = at (&rows, 0);
     hsn_mp_obj_t qty = get (&row, "qty");
     ck_assert_uint_eq (qty.v.u, 1);
+    hsn_mp_obj_t c = get (&m, "cached");
+    ck_assert_int_eq (c.type, HSN_MP_BOOL);
+    ck_assert (!c.v.b);                                     /* no cache service here */
+    c = get (&m, "ttl");
+    ck_assert_uint_eq (c.v.u, 30);
     ck_assert_uint_eq (member_status (res, 3), HSN_STATUS_NOT_FOUND);
     ck_assert_uint_eq (member_status (res, 4), HSN_STATUS_BAD_REQUEST);
     ck_assert_uint_eq (member_status (res, 5), HSN_STATUS_OK);
+    reply_close (&r);
+    ck_assert_int_eq (run ("count_items", false, &r), HSN_STATUS_OK);
+    row = row0 (&r);
+    ck_assert_int_eq (col_int (&row, "n"), 3);
     reply_close (&r);
 
     /*  An empty batch is a bad request as a whole. */
@@ -710,7 +540,8 @@ START_TEST (demo_catalog_runs_on_demo_schema)
     ck_assert_int_eq (run ("user_by_id", true, &r), HSN_STATUS_OK);
     hsn_mp_obj_t row = row0 (&r);
     col_str (&row, "email", "ann@example.com");
-    col_str (&row, "profile", "{\"plan\": \"pro\"}");
+    hsn_mp_obj_t profile = get (&row, "profile");
+    col_str (&profile, "plan", "pro");
     reply_close (&r);
 
     params_begin (3);
@@ -742,6 +573,105 @@ START_TEST (demo_catalog_runs_on_demo_schema)
 }
 END_TEST
 
+
+START_TEST (readonly_refuses_writes)
+{
+    reply_t r;
+    item_params ("ro", 1);
+    ck_assert_int_eq (call_ro (HSN_OP_QUERY_RUN, "put_item", HSN_FIELD_PARAMS, true, 1, &r),
+                      HSN_STATUS_BAD_REQUEST);
+    message_has (&r, "query put_item writes; use POST");
+    reply_close (&r);
+    ck_assert_int_eq (call_ro (HSN_OP_QUERY_RUN, "count_items", 0, false, 1, &r), HSN_STATUS_OK);
+    hsn_mp_obj_t row = row0 (&r);
+    ck_assert_int_eq (col_int (&row, "n"), 0);              /* nothing was written */
+    reply_close (&r);
+    /*  readonly false (or absent) lets the write through. */
+    ck_assert_int_eq (call_ro (HSN_OP_QUERY_RUN, "put_item", HSN_FIELD_PARAMS, true, 0, &r),
+                      HSN_STATUS_OK);
+    reply_close (&r);
+    /*  In a batch, per member. */
+    msgpack_sbuffer_clear (&sb);
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_map (&pk, 1);
+    pstr ("name");
+    pstr ("count_items");
+    msgpack_pack_map (&pk, 2);
+    pstr ("name");
+    pstr ("put_item");
+    pstr ("params");
+    msgpack_pack_map (&pk, 2);
+    pstr ("name");
+    pstr ("ro2");
+    pstr ("qty");
+    msgpack_pack_int (&pk, 1);
+    ck_assert_int_eq (call_ro (HSN_OP_QUERY_BATCH, NULL, HSN_FIELD_BATCH, true, 1, &r),
+                      HSN_STATUS_OK);
+    const hsn_mp_obj_t *res = &r.env.fields[HSN_FIELD_RESULT];
+    ck_assert_uint_eq (member_status (res, 0), HSN_STATUS_OK);
+    ck_assert_uint_eq (member_status (res, 1), HSN_STATUS_BAD_REQUEST);
+    reply_close (&r);
+}
+END_TEST
+
+START_TEST (adhoc_sql_is_refused_by_default)
+{
+    reply_t r;
+    ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "SELECT 1", 0, false, &r), HSN_STATUS_FORBIDDEN);
+    message_has (&r, "QUERY_ALLOW_ADHOC");
+    reply_close (&r);
+}
+END_TEST
+
+static bool
+nap_params (double s)
+{
+    params_begin (1);
+    pstr ("s");
+    msgpack_pack_double (&pk, s);
+    return true;
+}
+
+/*  Queries in flight when PostgreSQL dies each get an answer (UNAVAILABLE,
+ *  or OK for one that finished first) -- none is lost or hangs -- and the
+ *  service heals once it is back. */
+START_TEST (postgresql_killed_under_load_heals)
+{
+    enum { N = 6 };
+    reply_t r[N];
+    nap_params (0.15);          /* under the 200 ms statement timeout */
+    zsock_t *d = zsock_new (ZMQ_DEALER);
+    ck_assert_int_eq (zsock_connect (d, "tcp://127.0.0.1:%d",
+                                     gateway_broker_port (hsn_rig_broker (rig))), 0);
+    for (int i = 0; i < N; i++) {
+        encode (500 + i, HSN_OP_QUERY_RUN, "nap", HSN_FIELD_PARAMS, true, -1);
+        ck_assert_int_ge (zmq_send (zsock_resolve (d), hsn_enc_data (&enc), hsn_enc_size (&enc),
+                                    0), 0);
+    }
+    ck_assert_int_eq (hsn_pg_kill (pg, SIGKILL), 0);
+    zsock_set_rcvtimeo (d, CALL_MS);
+    for (int i = 0; i < N; i++) {
+        zmq_msg_init (&r[i].msg);
+        ck_assert_msg (zmq_msg_recv (&r[i].msg, zsock_resolve (d), 0) >= 0, "reply %d lost", i);
+        ck_assert_int_eq (hsn_env_decode (&r[i].env, zmq_msg_data (&r[i].msg),
+                                          zmq_msg_size (&r[i].msg)), 0);
+        ck_assert (r[i].env.status == HSN_STATUS_OK
+                   || r[i].env.status == HSN_STATUS_UNAVAILABLE);
+        reply_close (&r[i]);
+    }
+    zsock_destroy (&d);
+    ck_assert_int_eq (hsn_pg_restart (pg), 0);
+    ck_assert_msg (hsn_wait_until (item_count_ok, NULL, 6000), "never healed");
+    /*  Every connection works again, not just one: a full pool of naps. */
+    nap_params (0.01);
+    run_many ("nap", true, 6, r);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq (r[i].env.status, HSN_STATUS_OK);
+        reply_close (&r[i]);
+    }
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -758,6 +688,9 @@ suite (void)
     tcase_add_test (tc, injection_strings_are_plain_data);
     tcase_add_test (tc, batch_members_fail_alone);
     tcase_add_test (tc, postgresql_restart_heals_without_a_restart);
+    tcase_add_test (tc, readonly_refuses_writes);
+    tcase_add_test (tc, adhoc_sql_is_refused_by_default);
+    tcase_add_test (tc, postgresql_killed_under_load_heals);
     suite_add_tcase (s, tc);
     TCase *demo = tcase_create ("demo");
     tcase_add_checked_fixture (demo, setup_demo, teardown);
