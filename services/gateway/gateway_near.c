@@ -89,6 +89,12 @@ gateway_near_del (gateway_near_t *self, const char *key, size_t klen)
 }
 
 void
+gateway_near_del_prefix (gateway_near_t *self, const char *prefix, size_t len)
+{
+    del_prefix (self, prefix, len);
+}
+
+void
 gateway_near_del_ns (gateway_near_t *self, const char *ns, size_t len)
 {
     char prefix[130];

@@ -1,4 +1,6 @@
-/*  gateway_near: the gateway's near-cache of cache reads.
+/*  gateway_near: the gateway's near-cache of cache reads (keys "ns:key")
+ *  and of cacheable named-query results (keys "q\x1f<name>\x1f<params>",
+ *  see gateway_query.c).
  *
  *  The fastest cache read is the one that never leaves the gateway: the
  *  hottest values are kept here, as the JSON text the gateway would render,
@@ -59,6 +61,10 @@ void gateway_near_flush (gateway_near_t *self);
 
 /*  Drop a namespace ("ns" without the colon). */
 void gateway_near_del_ns (gateway_near_t *self, const char *ns, size_t len);
+
+/*  Drop every key starting with prefix[0..len) (e.g. all query results
+ *  after a write through this gateway) and stale every ticket. */
+void gateway_near_del_prefix (gateway_near_t *self, const char *prefix, size_t len);
 
 /*  Is the invalidation channel subscribed? */
 bool gateway_near_up (const gateway_near_t *self);

@@ -77,6 +77,37 @@ float_text (double d)
     return strdup (buf);
 }
 
+/*  A string (a GET's query-string value) as the text of a declared int,
+ *  float or bool: numbers must read back whole, bools are true/false/1/0.
+ *  NULL when it is none of those. */
+static char *
+str_as (query_type_t type, const char *p, size_t len)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf || memchr (p, 0, len) || p[0] == ' ')
+        return NULL;
+    memcpy (buf, p, len);
+    buf[len] = 0;
+    char *end;
+    errno = 0;
+    if (type == QUERY_T_INT) {
+        long long v = strtoll (buf, &end, 10);
+        if (errno || *end)
+            return NULL;
+        snprintf (buf, sizeof buf, "%lld", v);
+        return strdup (buf);
+    }
+    if (type == QUERY_T_FLOAT) {
+        double d = strtod (buf, &end);
+        return errno || *end || !isfinite (d) ? NULL : float_text (d);
+    }
+    if (type == QUERY_T_BOOL && (strcmp (buf, "true") == 0 || strcmp (buf, "1") == 0))
+        return strdup ("true");
+    if (type == QUERY_T_BOOL && (strcmp (buf, "false") == 0 || strcmp (buf, "0") == 0))
+        return strdup ("false");
+    return NULL;
+}
+
 /*  The text for one value, or NULL with *bad set when v does not fit type.
  *  SQL NULL is handled by the caller. */
 static char *
@@ -101,10 +132,20 @@ value_text (query_type_t type, const hsn_mp_obj_t *v, bool *bad)
             if (v->type == HSN_MP_STR && type == QUERY_T_NUMERIC
                 && !memchr (v->v.s.ptr, 0, v->v.s.len))
                 return strndup (v->v.s.ptr, v->v.s.len);
+            if (v->type == HSN_MP_STR && type != QUERY_T_NUMERIC) {
+                char *s = str_as (type, v->v.s.ptr, v->v.s.len);
+                if (s)
+                    return s;
+            }
             break;
         case QUERY_T_BOOL:
             if (v->type == HSN_MP_BOOL)
                 return strdup (v->v.b ? "true" : "false");
+            if (v->type == HSN_MP_STR) {
+                char *s = str_as (type, v->v.s.ptr, v->v.s.len);
+                if (s)
+                    return s;
+            }
             break;
         case QUERY_T_TEXT:
         case QUERY_T_JSON:

@@ -260,7 +260,7 @@ START_TEST (missing_or_mistyped_parameters_are_bad_requests)
     pstr ("name");
     pstr ("a");
     pstr ("qty");
-    pstr ("5");
+    pstr ("five");
     ck_assert_int_eq (run ("put_item", true, &r), HSN_STATUS_BAD_REQUEST);
     message_has (&r, "parameter 'qty' must be int, got str");
     reply_close (&r);

@@ -1,0 +1,212 @@
+/*  gateway_query_reply: the query service's answers as envelopes. See
+ *  gateway_query.h. */
+#include "gateway_query.h"
+#include "hsn_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+/*  Not a protocol status: the reply frame itself could not be decoded. */
+#define UNDECODABLE UINT32_MAX
+
+/*  Failures that say the backend is dead or stuck, for the breaker (the
+ *  same rule as gateway_call's: "PostgreSQL is down" is a replica working
+ *  as designed). */
+static bool
+backend_failed (int rc, uint32_t status)
+{
+    return rc != 0 || status == HSN_STATUS_TIMEOUT || status == HSN_STATUS_NO_SERVICE
+           || status == HSN_STATUS_WORKER_LOST;
+}
+
+static int
+attempt (gw_thread_t *t, uint64_t rid, zmq_msg_t *msg, hsn_env_t *env, int timeout_ms)
+{
+    int rc = hsn_client_call (t->client, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc),
+                              rid, timeout_ms, msg);
+    if (rc == 0 && hsn_env_decode (env, zmq_msg_data (msg), zmq_msg_size (msg))) {
+        memset (env, 0, sizeof *env);
+        env->status = UNDECODABLE;
+    }
+    return rc;
+}
+
+int
+gateway_query_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
+                    hsn_env_t *env)
+{
+    if (!t->client) {
+        gateway_reply_error (req, 503, "unavailable", "no broker link in this thread");
+        return -1;
+    }
+    hsn_env_t head;
+    hsn_env_peek (&head, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc));
+    gateway_guard_t *g = t->cfg->guard;
+    bool probe;
+    uint32_t retry_ms;
+    if (gateway_guard_breaker_enter (g, head.service, hsn_now_ms (), &probe, &retry_ms)) {
+        gateway_req_header (req, "Retry-After: %u", (retry_ms + 999) / 1000);
+        gateway_reply_error (req, 503, "circuit_open",
+                             "the backend is failing; the circuit breaker is open");
+        return -1;
+    }
+    if (gateway_guard_acquire (g)) {
+        if (probe)
+            gateway_guard_breaker_done (g, head.service, true, true, hsn_now_ms ());
+        gateway_req_header (req, "Retry-After: 1");
+        gateway_reply_error (req, 503, "overloaded",
+                             "too many backend requests in flight; try again shortly");
+        return -1;
+    }
+    gateway_guard_count_call (g);
+    int64_t deadline = hsn_now_ms () + t->cfg->backend_timeout_ms;
+    int rc = attempt (t, rid, msg, env, (int) t->cfg->backend_timeout_ms);
+    int64_t left = deadline - hsn_now_ms ();
+    if ((rc == -ETIMEDOUT || (rc == 0 && env->status == HSN_STATUS_WORKER_LOST))
+        && left > 0 && hsn_op_idempotent (head.op) && gateway_guard_may_retry (g)) {
+        if (rc == 0)
+            zmq_msg_close (msg);
+        rc = attempt (t, rid, msg, env, (int) left);
+    }
+    gateway_guard_release (g);
+    gateway_guard_breaker_done (g, head.service, backend_failed (rc, rc ? 0 : env->status),
+                                probe, hsn_now_ms ());
+    if (rc == -ETIMEDOUT) {
+        gateway_reply_error (req, 504, "timeout", "the backend did not answer in time");
+        return -1;
+    }
+    if (rc) {
+        gateway_reply_error (req, 502, "internal", "broker link failed");
+        return -1;
+    }
+    if (env->status == UNDECODABLE) {
+        zmq_msg_close (msg);
+        gateway_reply_error (req, 502, "malformed", "the backend sent an undecodable reply");
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t
+gateway_query_begin (gw_thread_t *t, uint32_t op, uint32_t nfields)
+{
+    uint64_t rid = gateway_next_rid (t);
+    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_QUERY, op, 0, nfields);
+    return rid;
+}
+
+void
+gateway_query_bad_request (gateway_req_t *req, const char *message)
+{
+    gateway_reply_error (req, 400, "bad_request", message);
+}
+
+void
+gateway_query_malformed (gateway_req_t *req)
+{
+    gateway_reply_error (req, 502, "malformed", "the query service returned an unreadable result");
+}
+
+int
+gateway_query_rows (const hsn_env_t *env, gateway_json_buf_t *d)
+{
+    uint64_t count;
+    gateway_json_buf_reset (d);
+    if (!hsn_env_has (env, HSN_FIELD_ROWS) || hsn_env_uint (env, HSN_FIELD_COUNT, &count))
+        return -1;
+    const hsn_mp_obj_t *rows = &env->fields[HSN_FIELD_ROWS];
+    char tail[48];
+    int n = snprintf (tail, sizeof tail, ",\"count\":%llu}", (unsigned long long) count);
+    if (gateway_json_buf_append (d, "{\"rows\":", 8)
+        || gateway_json_from_mp (rows->raw, rows->raw_len, HSN_PROTO_MAX_DEPTH, d)
+        || gateway_json_buf_append (d, tail, (size_t) n))
+        return -1;
+    return 0;
+}
+
+void
+gateway_query_data_etag (const gateway_json_buf_t *d, char *etag)
+{
+    gateway_query_etag ((uint32_t) crc32 (0L, (const Bytef *) d->data, (uInt) d->len), d->len,
+                        etag);
+}
+
+void
+gateway_query_etag (uint32_t crc, size_t len, char *out)
+{
+    snprintf (out, 40, "\"%08lx%08zx\"", (unsigned long) crc, len);
+}
+
+/*  ,"meta":{...}} into body. */
+static void
+append_meta (gateway_req_t *req, gateway_json_buf_t *body, const char *cached)
+{
+    char meta[240];
+    int64_t us = hsn_now_us () - req->started_us;
+    int n = snprintf (meta, sizeof meta,
+                      ",\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%lld.%03lld%s%s}}",
+                      req->request_id, (long long) (us / 1000), (long long) (us % 1000),
+                      cached ? ",\"cached\":" : "", cached ? cached : "");
+    gateway_json_buf_append (body, meta, (size_t) n);
+}
+
+void
+gateway_query_reply_ok (gateway_req_t *req, const char *data, size_t len, int cached,
+                        const char *etag)
+{
+    gateway_json_buf_t *body = req->body;
+    gateway_json_buf_reset (body);
+    if (gateway_json_buf_append (body, GATEWAY_ENVELOPE_HEAD, GATEWAY_ENVELOPE_HEAD_LEN)
+        || gateway_json_buf_append (body, data, len)) {
+        gateway_reply_error (req, 500, "internal", "out of memory");
+        return;
+    }
+    append_meta (req, body, cached < 0 ? NULL : cached ? "true" : "false");
+    /*  reply_static takes the ETag as given (a copy: it may write it). */
+    char tag[40];
+    snprintf (tag, sizeof tag, "%s", etag);
+    gateway_reply_static (req, "application/json", body->data, body->len, tag);
+}
+
+void
+gateway_query_reply_error (gateway_req_t *req, int http_status, const char *code,
+                           const char *message, size_t mlen, const char *sqlstate,
+                           size_t slen)
+{
+    gateway_json_buf_t *body = req->body;
+    gateway_json_buf_reset (body);
+    gateway_json_buf_append (body, "{\"success\":false,\"error\":{\"code\":", 33);
+    gateway_json_append_str (body, code, strlen (code));
+    gateway_json_buf_append (body, ",\"message\":", 11);
+    gateway_json_append_str (body, message, mlen);
+    if (sqlstate) {
+        gateway_json_buf_append (body, ",\"sqlstate\":", 12);
+        gateway_json_append_str (body, sqlstate, slen);
+    }
+    gateway_json_buf_append (body, "}", 1);
+    append_meta (req, body, NULL);
+    gateway_reply_raw (req, http_status, "application/json", body->data, body->len);
+}
+
+void
+gateway_query_reply_status (gateway_req_t *req, const hsn_env_t *env)
+{
+    const char *m = "backend error", *s = NULL;
+    size_t mlen = strlen (m), slen = 0;
+    hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen);
+    hsn_env_str (env, HSN_FIELD_SQLSTATE, &s, &slen);
+    const char *code = hsn_status_name (env->status);
+    int http = hsn_status_http (env->status);
+    if (http == 503)
+        gateway_req_header (req, "Retry-After: 1");
+    gateway_query_reply_error (req, http, code ? code : "internal", m, mlen, s, slen);
+}
+
+bool
+gateway_query_cached (const hsn_env_t *env)
+{
+    return hsn_env_has (env, HSN_FIELD_CACHED) && env->fields[HSN_FIELD_CACHED].type == HSN_MP_BOOL
+           && env->fields[HSN_FIELD_CACHED].v.b;
+}
