@@ -326,6 +326,12 @@ pg_db() { COMPOSE_TIMEOUT=60 compose exec -T postgres psql -U hsn -d hsn -tAc 's
 check "postgres: database hsn made from POSTGRES_DB, reachable as user hsn" pg_db
 redis_aof() { COMPOSE_TIMEOUT=60 compose exec -T redis redis-cli config get appendonly | tee /dev/stderr | grep -qx yes; }
 check "redis: AOF on" redis_aof
+redis_fsync() { COMPOSE_TIMEOUT=60 compose exec -T redis redis-cli config get appendfsync | tee /dev/stderr | grep -qx always; }
+check "redis: appendfsync always (an accepted agent message survives a Redis crash)" redis_fsync
+check "GET /api/queries lists the demo queries" expect 200 '"user_by_id"' -- GET /api/queries
+check "GET /api/queries/user_by_id?id=1 -> 200, a seeded row" expect 200 '"rows":\[{' -- GET "/api/queries/user_by_id?id=1"
+check "POST /api/agents/compose-a/messages -> 201 (persisted)" expect 201 '"id":"' -- POST /api/agents/compose-a/messages '{"payload":{"n":1},"priority":"high"}'
+check "GET /api/agents/compose-a/messages -> the message" expect 200 '"payload":{"n":1}' -- GET "/api/agents/compose-a/messages?wait=2"
 
 # Write keys, kill one replica of each scaled service, read them all back.
 phase "replica loss"
