@@ -15,7 +15,10 @@
 # seconds each after a 1 s warm-up; each target is checked for a 200 and
 # the right row before and after. Ratio rows (req/s, higher is better for
 # hsn): hsn-cached@50 / pgbench-S@10 (target >= 1) and hsn-uncached@50 /
-# pgbench-S@10 (target >= 0.5). Run by bench/run-bench.sh.
+# pgbench-S@10 (target >= 0.5). Beside each 50-connection run a note gives
+# the CPU time per request of hsn-gateway, hsn-query and PostgreSQL (from
+# /proc): where they share few cores, that is where the throughput goes.
+# Run by bench/run-bench.sh.
 set -u
 # shellcheck source=bench/lib.sh
 . "$BENCH_LIB"
@@ -186,6 +189,36 @@ if ! bench_wait_until 20 "hsn healthy" ready; then
     HSN_OK=0
 fi
 
+# Where the CPU goes: user+system clock ticks of a process (all its
+# threads), and of PostgreSQL (the postmaster and its backends).
+ticks () {
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+pg_ticks () {
+    t_sum=$(ticks "$PG_PID")
+    for t_p in $(pgrep -P "$PG_PID" 2>/dev/null); do t_sum=$((t_sum + $(ticks "$t_p"))); done
+    echo "$t_sum"
+}
+cpu_snapshot () {
+    echo "$(ticks "$GW_PID") $(ticks "$QUERY_PID") $(pg_ticks)"
+}
+# cpu_note NAME CONNS BEFORE... : CPU microseconds per request of the gateway,
+# hsn-query and PostgreSQL over the last wrk run of NAME at CONNS (clock
+# ticks: a few percent of resolution over a 5 s run).
+cpu_note () {
+    c_name=$1 c_conns=$2 c_g0=$3 c_q0=$4 c_p0=$5
+    # shellcheck disable=SC2046
+    set -- $(cpu_snapshot)
+    c_n=$(awk -F '\t' -v t="$c_name" -v c="$c_conns" -v sc="$BENCH_SCENARIO" \
+        '$1 == "R" && $2 == sc && $3 == t && $5 == c { n = $9 } END { print n + 0 }' "$BENCH_ROWS")
+    [ "$c_n" -gt 0 ] || return 0
+    hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+    bench_note "$c_name@$c_conns CPU per request: $(awk -v n="$c_n" -v hz="$hz" -v g="$(($1 - c_g0))" \
+        -v q="$(($2 - c_q0))" -v p="$(($3 - c_p0))" 'BEGIN {
+            f = 1000000 / hz / n
+            printf "gateway %.1f us, hsn-query %.1f us, postgres %.1f us", g * f, q * f, p * f }')"
+}
+
 # variant NAME URL CACHED : check, warm, measure at 1 and 50, check again.
 variant () {
     v_name=$1 v_url=$2 v_cached=$3
@@ -196,7 +229,10 @@ variant () {
     v_b=$HTTP_BODY_BYTES v_h=$HTTP_HEADER_BYTES
     warm "$v_url" "$v_name"
     bench_wrk "$v_name" 1 1 "$v_url" "$v_b" "$v_h"
+    v_cpu=$(cpu_snapshot)
     bench_wrk "$v_name" 2 50 "$v_url" "$v_b" "$v_h"
+    # shellcheck disable=SC2086
+    cpu_note "$v_name" 50 $v_cpu
     answers "$v_url" "$v_cached" \
         || bench_fail "$v_name: wrong answer after the load: HTTP $HTTP_CODE $(printf '%s' "$HTTP_BODY" | cut -c 1-200)"
     bench_note "$v_name: response $v_b+$v_h bytes (body+headers)"

@@ -90,7 +90,13 @@ flight_complete (flight_t *f)
     f->waiters = NULL;
     while (w) {
         member_t *next = w->next_waiter;
-        outcome_copy (&w->out, &f->out);
+        if (next)
+            outcome_copy (&w->out, &f->out);
+        else {
+            /*  The last (usually the only) waiter takes the rows over. */
+            w->out = f->out;
+            f->out.rows = NULL;
+        }
         query_member_done (w);
         w = next;
     }
@@ -208,9 +214,17 @@ take_result (flight_t *f, query_job_t *job)
     }
     ExecStatusType st = PQresultStatus (res);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        /*  Sized for the result (a guess; it grows as needed): the
+         *  sbuffer's default first block is 8 KiB, a large-bin malloc on
+         *  every query however small its rows. */
+        size_t guess = 16 + (size_t) PQntuples (res) * (size_t) (PQnfields (res) + 1) * 24;
+        if (guess > 65536)
+            guess = 65536;
         msgpack_sbuffer sb;
         msgpack_packer pk;
         msgpack_sbuffer_init (&sb);
+        sb.data = (char *) malloc (guess);
+        sb.alloc = sb.data ? guess : 0;
         msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
         query_types_pack_rows (&pk, res);
         o->status = HSN_STATUS_OK;

@@ -40,6 +40,8 @@ struct query_pool {
     query_job_t *head, *tail;   /* waiting for a connection */
     uint32_t queued, in_use, connected;
     uint64_t reconnects;
+    uint64_t late;
+    bool heard;                 /* a job completed since the last check */
     bool ever_up;
     uint32_t backoff_ms;
     uint64_t next_try_ms;       /* no connection attempt before this */
@@ -181,6 +183,23 @@ broken (query_pool_t *self, conn_t *c)
     fail_queue (self, -ENOTCONN);
 }
 
+/*  "s<index>", the name of a catalog query's prepared statement (without
+ *  snprintf: it is on every execution's path). */
+static void
+stmt_name (char name[24], size_t index)
+{
+    char digits[21];
+    size_t n = 0;
+    do {
+        digits[n++] = (char) ('0' + index % 10);
+        index /= 10;
+    } while (index);
+    name[0] = 's';
+    for (size_t i = 0; i < n; i++)
+        name[1 + i] = digits[n - 1 - i];
+    name[1 + n] = 0;
+}
+
 /*  Send the next step of c's job. Returns 0, or -EIO when the send failed
  *  (the caller declares the connection broken). */
 static int
@@ -198,8 +217,8 @@ send_step (conn_t *c)
         return ok ? 0 : -EIO;
     }
     const query_def_t *d = job->def;
-    char name[32];
-    snprintf (name, sizeof name, "s%zu", job->index);
+    char name[24];
+    stmt_name (name, job->index);
     if (job->generation < c->generation) {
         /*  Queued before a reload this connection already adopted. */
         c->phase = PH_EXEC;
@@ -318,6 +337,8 @@ step_done (query_pool_t *self, conn_t *c)
 done:
     c->job = NULL;
     self->in_use--;
+    if (r)
+        self->heard = true;             /* the server answered */
     if (!r) {
         snprintf (job->err, sizeof job->err, "no result from PostgreSQL");
         rc = -EIO;
@@ -330,17 +351,10 @@ done:
     dispatch (self);
 }
 
-static int
-on_readable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+/*  Take every result libpq holds complete for c, moving its job on. */
+static void
+drain (query_pool_t *self, conn_t *c)
 {
-    conn_t *c = (conn_t *) arg;
-    query_pool_t *self = c->pool;
-    if (!c->pg)
-        return 0;
-    if (!PQconsumeInput (c->pg)) {
-        broken (self, c);
-        return 0;
-    }
     while (c->pg && c->job && !PQisBusy (c->pg)) {
         PGresult *r = PQgetResult (c->pg);
         if (!r) {
@@ -355,6 +369,20 @@ on_readable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             c->res = r;
         }
     }
+}
+
+static int
+on_readable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    conn_t *c = (conn_t *) arg;
+    query_pool_t *self = c->pool;
+    if (!c->pg)
+        return 0;
+    if (!PQconsumeInput (c->pg)) {
+        broken (self, c);
+        return 0;
+    }
+    drain (self, c);
     if (c->pg && !c->job && PQstatus (c->pg) != CONNECTION_OK)
         broken (self, c);
     return 0;
@@ -370,11 +398,27 @@ on_broken (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-/*  Fail queued jobs whose deadline passed. */
+/*  Every tick: pick up results that missed their wake-up, then fail
+ *  queued jobs whose deadline passed. */
 static int
 on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     query_pool_t *self = (query_pool_t *) arg;
+    /*  A result libpq already holds complete gets no socket wake-up: the
+     *  readable handler drains every such result before it returns, so
+     *  finding one here means a path forgot to; take it late rather than
+     *  never, and count it (query_pool_late: it must stay 0). */
+    for (uint32_t i = 0; i < self->cfg.size; i++) {
+        conn_t *c = &self->conns[i];
+        if (c->pg && c->job && !PQisBusy (c->pg)) {
+            self->late++;
+            if ((self->late & (self->late - 1)) == 0)
+                hsn_log (HSN_LOG_WARN, "late-result", "a PostgreSQL result waited for the "
+                         "%d ms tick instead of its socket (%llu so far): a lost wake-up",
+                         QUERY_POOL_TICK_MS, (unsigned long long) self->late);
+            drain (self, c);
+        }
+    }
     int64_t now = hsn_now_ms ();
     query_job_t **pp = &self->head, *expired = NULL;
     self->tail = NULL;
@@ -510,8 +554,13 @@ void
 query_pool_check (query_pool_t *self)
 {
     /*  One round trip on an idle connection notices a server that went
-     *  away while the pool was idle. */
-    for (uint32_t i = 0; i < self->cfg.size; i++) {
+     *  away while the pool was idle. It blocks the loop for that round
+     *  trip, so it is skipped when a result came since the last check: the
+     *  server was there, and under load (its backends short of CPU) the
+     *  wait would stall every query in flight. */
+    bool heard = self->heard;
+    self->heard = false;
+    for (uint32_t i = 0; !heard && i < self->cfg.size; i++) {
         conn_t *c = &self->conns[i];
         if (!c->pg || c->job)
             continue;
@@ -552,4 +601,10 @@ uint64_t
 query_pool_reconnects (const query_pool_t *self)
 {
     return self->reconnects;
+}
+
+uint64_t
+query_pool_late (const query_pool_t *self)
+{
+    return self->late;
 }

@@ -6,10 +6,12 @@
  *
  *  A job runs on a free connection: PQsendQueryPrepared, the socket watched
  *  in the replica's zloop, PQconsumeInput / PQisBusy / PQgetResult when it
- *  is readable, the job's callback when the result is complete. Jobs that
- *  find every connection busy wait in a FIFO queue until one frees or their
- *  deadline passes (-ETIMEDOUT). So up to `size` queries run at once while
- *  the loop keeps serving.
+ *  is readable, the job's callback when the result is complete. A result
+ *  libpq already holds is taken before going back to the loop (it will get
+ *  no wake-up of its own); the periodic tick checks that none was left
+ *  behind (query_pool_late). Jobs that find every connection busy wait in a
+ *  FIFO queue until one frees or their deadline passes (-ETIMEDOUT). So up
+ *  to `size` queries run at once while the loop keeps serving.
  *
  *  Prepared statements are per connection and lazy: a connection prepares a
  *  catalog query ("s<index>") the first time it runs it. Every job carries
@@ -106,8 +108,9 @@ void query_pool_destroy (query_pool_t **self_p);
  *  or -EAGAIN (queue full); job->err then says why and no callback runs. */
 int query_pool_submit (query_pool_t *self, query_job_t *job);
 
-/*  Periodic: probe one idle connection (an empty query), and reconnect
- *  closed connections when their attempt is due. */
+/*  Periodic: probe one idle connection (an empty query, synchronous)
+ *  unless a job completed since the last call, and reconnect closed
+ *  connections when their attempt is due. */
 void query_pool_check (query_pool_t *self);
 
 /*  Connections up; running jobs; queued jobs; reconnections since start. */
@@ -115,5 +118,12 @@ uint32_t query_pool_connected (const query_pool_t *self);
 uint32_t query_pool_in_use (const query_pool_t *self);
 uint32_t query_pool_queued (const query_pool_t *self);
 uint64_t query_pool_reconnects (const query_pool_t *self);
+
+/*  Results found complete by the periodic tick rather than by their
+ *  socket's wake-up (each waited up to QUERY_POOL_TICK_MS). Every path
+ *  drains what libpq holds before going back to the loop, so this stays 0;
+ *  anything else is a lost wake-up (also logged, and metric
+ *  query.pool.late_results). */
+uint64_t query_pool_late (const query_pool_t *self);
 
 #endif

@@ -50,6 +50,11 @@ query_update_gauges (query_service_t *self)
     hsn_gauge_set (self->connected, query_pool_connected (self->pool));
     hsn_gauge_set (self->in_use, query_pool_in_use (self->pool));
     hsn_gauge_set (self->queued, query_pool_queued (self->pool));
+    uint64_t late = query_pool_late (self->pool);
+    if (late != self->late_seen) {
+        hsn_counter_add (self->late, late - self->late_seen);
+        self->late_seen = late;
+    }
 }
 
 void
@@ -174,6 +179,7 @@ query_service_new (const query_service_config_t *cfg, query_catalog_t *catalog, 
     self->inval_errors = counter (self, "query.cache.invalidate_errors");
     self->saturated = counter (self, "query.pool.saturated");
     self->pool_timeouts = counter (self, "query.pool.timeouts");
+    self->late = counter (self, "query.pool.late_results");
     self->wait_us = cfg->metrics ? hsn_metrics_hist (cfg->metrics, "query.pool.wait_us") : NULL;
     self->connected = gauge (self, "query.pool.connected");
     self->in_use = gauge (self, "query.pool.in_use");

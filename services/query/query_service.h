@@ -64,7 +64,10 @@
  *  an identical lookup in flight), "query.cache.errors",
  *  "query.cache.invalidate_errors", "query.pool.wait_us" (histogram of the
  *  wait for a connection), "query.pool.saturated" (executions that had to
- *  queue), "query.pool.timeouts", gauges "query.pool.connected",
+ *  queue), "query.pool.timeouts", "query.pool.late_results" (results
+ *  picked up by the periodic tick instead of their socket's wake-up: a
+ *  lost wake-up, always 0 unless there is a bug), gauges
+ *  "query.pool.connected",
  *  "query.pool.in_use", "query.pool.queued".
  */
 #ifndef QUERY_SERVICE_H

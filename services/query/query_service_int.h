@@ -35,7 +35,8 @@ struct query_service {
     uint32_t metric_names;              /* per-query histograms registered */
     uint64_t *errors[QUERY_NCLASSES];
     uint64_t *runs, *rows, *hits, *misses, *cache_errors, *inval_errors, *coalesced,
-             *saturated, *pool_timeouts, *slow;
+             *saturated, *pool_timeouts, *slow, *late;
+    uint64_t late_seen;                 /* query_pool_late already counted */
     hsn_hist_t *wait_us;
     int64_t *connected, *in_use, *queued;
 };
