@@ -2,7 +2,8 @@
  *
  *  agentbus_service.c   the service: set-up, Redis connection, health
  *  agentbus_request.c   requests: validation, the pending list
- *  agentbus_pipeline.c  the batch: one pipeline of EVALSHA per wake-up
+ *  agentbus_pipeline.c  the batch: one pipeline of EVALSHA per wake-up, the
+ *                       sends grouped into few script calls
  *  agentbus_result.c    replies: the documents built from script results
  *  agentbus_scripts.c   the Lua scripts and SCRIPT LOAD
  *  agentbus_reaper.c    the periodic tick: wake-ups for overdue messages,
@@ -51,9 +52,17 @@ typedef struct {
     char agent[AGENTBUS_ID_MAX + 1];
     char topic[AGENTBUS_ID_MAX + 1];
     char prio;                      /* 'h', 'n', 'l' */
-    bool retry;                     /* answered NOSCRIPT: run again */
     bool answered;
 } ab_pending_t;
+
+/*  One script call of the batch's pipeline: one request, or a group of
+ *  sends (AB_SCRIPT_SEND) -- members[start .. start + n) index pending. */
+typedef struct {
+    ab_script_t script;
+    size_t start, n;
+    bool retry;                     /* answered NOSCRIPT: run again */
+    bool answered;
+} ab_call_t;
 
 #define AB_GAUGE_SLOTS 100
 
@@ -79,6 +88,10 @@ struct agentbus_service {
     msgpack_sbuffer scratch;
     ab_pending_t *pending;
     size_t npending, cap_pending;
+    ab_call_t *calls;               /* the batch's script calls */
+    size_t ncalls, cap_calls;
+    size_t *members;                /* pending indexes, by call */
+    size_t cap_members;
     /*  reaper: the scan in progress and what it found so far */
     char cursor[32];
     bool leader;
@@ -123,6 +136,11 @@ void ab_pipeline_run (agentbus_service_t *self, hsn_worker_t *worker);
 
 /*  agentbus_result.c: answer p from its script's reply r (not an error). */
 void ab_answer (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redisReply *r);
+/*  Answer a send or fan-out p from its script's code (1 done, 0 a queue
+ *  full, -1 the agent limit) and value v (stream id or recipients; the
+ *  agent refused). */
+void ab_answer_message (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p,
+                        long long code, const redisReply *v);
 /*  Error reply to p. */
 void ab_reply_error (agentbus_service_t *self, hsn_worker_t *w, const ab_pending_t *p,
                      hsn_status_t status, const char *message);

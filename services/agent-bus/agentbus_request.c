@@ -181,6 +181,10 @@ ab_message (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
     ab_args_add (&p->args, &prio, 1);
     ab_args_add (&p->args, sb->data, sb->size);
     ab_args_addf (&p->args, "%llu", (unsigned long long) ttl);
+    /*  A send's four arguments go into its group's script call, which
+     *  carries the bounds once (agentbus_pipeline.c). */
+    if (send)
+        return;
     ab_args_addf (&p->args, "%u", self->cfg.max_queue);
     ab_args_addf (&p->args, "%u", self->cfg.max_agents);
 }

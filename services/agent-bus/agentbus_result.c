@@ -222,30 +222,27 @@ agents_full (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, const c
     ab_reply_error (self, w, p, HSN_STATUS_FULL, msg);
 }
 
-/*  Send and fan-out: {1, id or count}, {0, the agent whose queue is full}
- *  or {-1, an agent past the agent limit}. */
-static void
-answer_message (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redisReply *r)
+void
+ab_answer_message (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p,
+                   long long code, const redisReply *v)
 {
-    if (!is (r, REDIS_REPLY_ARRAY) || r->elements != 2
-        || !is (r->element[0], REDIS_REPLY_INTEGER)) {
-        ab_reply_error (self, w, p, HSN_STATUS_INTERNAL, "unexpected reply from Redis");
-        return;
-    }
-    const redisReply *v = r->element[1];
-    if (r->element[0]->integer == -1) {
+    if (code == -1) {
         agents_full (self, w, p, is (v, REDIS_REPLY_STRING) ? v->str : "?");
         return;
     }
-    if (r->element[0]->integer == 0) {
+    if (code == 0) {
         char msg[256];
         snprintf (msg, sizeof msg, "the queue of agent '%.128s' is full (AGENTBUS_MAX_QUEUE)",
                   is (v, REDIS_REPLY_STRING) ? v->str : "?");
         ab_reply_error (self, w, p, HSN_STATUS_FULL, msg);
         return;
     }
+    if (code != 1 || (p->script == AB_SCRIPT_SEND && !is (v, REDIS_REPLY_STRING))) {
+        ab_reply_error (self, w, p, HSN_STATUS_INTERNAL, "unexpected reply from Redis");
+        return;
+    }
     msgpack_packer *pk = begin (self, p, HSN_STATUS_CREATED);
-    if (p->script == AB_SCRIPT_SEND && is (v, REDIS_REPLY_STRING)) {
+    if (p->script == AB_SCRIPT_SEND) {
         char id[64];
         int len = snprintf (id, sizeof id, "%c-%.41s", p->prio, v->str);
         msgpack_pack_map (pk, 3);
@@ -263,6 +260,20 @@ answer_message (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redi
         hsn_counter_add (self->sent, (uint64_t) n);
     }
     finish (self, w, p);
+}
+
+/*  Fan-out: {1, count}, {0, the agent whose queue is full} or {-1, an
+ *  agent past the agent limit}. (Sends are answered by the pipeline, from
+ *  their group's reply.) */
+static void
+answer_message (agentbus_service_t *self, hsn_worker_t *w, ab_pending_t *p, redisReply *r)
+{
+    if (!is (r, REDIS_REPLY_ARRAY) || r->elements != 2
+        || !is (r->element[0], REDIS_REPLY_INTEGER)) {
+        ab_reply_error (self, w, p, HSN_STATUS_INTERNAL, "unexpected reply from Redis");
+        return;
+    }
+    ab_answer_message (self, w, p, r->element[0]->integer, r->element[1]);
 }
 
 static void

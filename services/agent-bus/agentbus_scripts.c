@@ -2,7 +2,8 @@
  *
  *  Every operation is one script, run with EVALSHA, so each is atomic (a
  *  message is persisted, counted against its bound and announced in one
- *  step) and every request costs exactly one reply in the batch's pipeline.
+ *  step) and every request costs one reply in the batch's pipeline, except
+ *  sends: those of a batch share a few calls of SEND (one reply each).
  *  Keys are derived inside the scripts from agent and topic names (the
  *  caller validated them): fine on a single Redis, not cluster-safe.
  *
@@ -42,18 +43,53 @@
     "local function fields (f) local r = {} "                                   \
     "  for i = 1, #f, 2 do r[f[i]] = f[i + 1] end return r end "
 
-/*  ARGV: agent, p, blob, ttl_s (0: none), max_queue, max_agents.
- *  -> {1, stream id}, {0, agent} when its queue is full, {-1, agent} when
- *  it is not known and max_agents are (nothing written either way). */
+/*  A batch of sends, one script call for many (the bus groups the sends of
+ *  one wake-up): what each send needs to know about its agent (known?
+ *  queue lengths) is asked once per agent, Redis's clock once, and every
+ *  agent given a message is woken once, after all are written. Each
+ *  message is checked and written as if sent on its own, in order.
+ *  ARGV: max_queue, max_agents, then per message: agent, p, blob, ttl_s
+ *  (0: none). -> per message two entries: 1, stream id; 0, agent (its
+ *  queue is full); -1, agent (not known and max_agents are); -2, Redis's
+ *  error (e.g. OOM: that message was not written, the others are
+ *  unaffected). Nothing is written for a message refused. */
 static const char SEND[] = PRELUDE
-    "local a, p, ttl = ARGV[1], ARGV[2], tonumber (ARGV[4]) "
-    "local new = not known (a) "
-    "if new and nagents () >= tonumber (ARGV[6]) then return {-1, a} end "
-    "if depth (a) >= tonumber (ARGV[5]) then return {0, a} end "
+    "local maxq, maxa = tonumber (ARGV[1]), tonumber (ARGV[2]) "
     "local c = now_us () "
-    "local e = 0 if ttl > 0 then e = c + ttl * 1000000 end "
-    "if new then redis.call ('SADD', P .. 'agents', a) end "
-    "return {1, add (a, p, ARGV[3], num (c), num (e), false)}";
+    "local cs = num (c) "
+    "local facts, woken, wake, out, count = {}, {}, {}, {}, nil "
+    "for i = 3, #ARGV, 4 do "
+    "  local a, p, ttl = ARGV[i], ARGV[i + 1], tonumber (ARGV[i + 3]) "
+    "  local f = facts[a] "
+    "  if not f then "
+    "    f = {k = known (a), d = 0, len = {}} "
+    "    for _, q in ipairs (PR) do local x = redis.call ('XLEN', qkey (a, q)) "
+    "      f.len[q] = x f.d = f.d + x end "
+    "    facts[a] = f "
+    "  end "
+    "  local r1, r2 "
+    "  if not f.k then count = count or nagents () "
+    "    if count >= maxa then r1, r2 = -1, a end end "
+    "  if not r1 and f.d >= maxq then r1, r2 = 0, a end "
+    "  if not r1 and not f.k then "
+    "    local s = redis.pcall ('SADD', P .. 'agents', a) "
+    "    if type (s) == 'table' then r1, r2 = -2, tostring (s.err) "
+    "    else f.k = true count = count + 1 end "
+    "  end "
+    "  if not r1 then "
+    "    local k = qkey (a, p) "
+    "    if f.len[p] == 0 and redis.call ('EXISTS', k) == 0 then "
+    "      redis.pcall ('XGROUP', 'CREATE', k, 'hsn', '0', 'MKSTREAM') end "
+    "    local e = 0 if ttl > 0 then e = c + ttl * 1000000 end "
+    "    local id = redis.pcall ('XADD', k, '*', 'm', ARGV[i + 2], 'c', cs, 'e', num (e)) "
+    "    if type (id) == 'table' then r1, r2 = -2, tostring (id.err) "
+    "    else r1, r2 = 1, id f.d = f.d + 1 f.len[p] = f.len[p] + 1 "
+    "      if not woken[a] then woken[a] = true wake[#wake + 1] = a end end "
+    "  end "
+    "  out[#out + 1] = r1 out[#out + 1] = r2 "
+    "end "
+    "for _, a in ipairs (wake) do redis.call ('PUBLISH', P .. 'wake', a) end "
+    "return out";
 
 /*  Fan-out, all or none. ARGV: set key suffix ('sub:<topic>' or 'agents'),
  *  p, blob, ttl_s, max_queue, max_agents. -> {1, recipients}, {0, full

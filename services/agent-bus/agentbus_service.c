@@ -133,6 +133,8 @@ agentbus_service_destroy (agentbus_service_t **self_p)
     for (size_t i = 0; i < self->npending; i++)
         ab_args_free (&self->pending[i].args);
     free (self->pending);
+    free (self->calls);
+    free (self->members);
     hsn_rconn_destroy (&self->redis);
     hsn_enc_release (&self->enc);
     msgpack_sbuffer_destroy (&self->scratch);

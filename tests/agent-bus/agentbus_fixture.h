@@ -29,6 +29,7 @@ typedef struct {
     hsn_metrics_t *metrics;
     hsn_rig_t *rig;
     hsn_enc_t enc;
+    int holding;                        /* in a HOLD command (atomic) */
 } bus_t;
 
 static hsn_redis_t *redis;
@@ -61,12 +62,35 @@ bus_close (void *arg)
     agentbus_service_destroy (&((bus_t *) arg)->bus);
 }
 
-/*  On the replica's thread: "CHECK" (health probe: "up" or "down") and
- *  "REAP" (one reaper tick now). */
+typedef struct {
+    gateway_broker_t *broker;
+    uint64_t requests;
+} hold_t;
+
+static inline bool
+broker_has (void *arg)
+{
+    hold_t *h = (hold_t *) arg;
+    gateway_broker_stats_t st;
+    gateway_broker_stats (h->broker, &st);
+    return st.requests >= h->requests;
+}
+
+/*  On the replica's thread: "CHECK" (health probe: "up" or "down"),
+ *  "REAP" (one reaper tick now) and "HOLD <n>" (keep the replica busy until
+ *  the broker has taken n requests in all, deadline 5 s: those sent
+ *  meanwhile are then taken in one wake-up, as under load). */
 static inline const char *
 bus_command (const char *cmd, void *arg)
 {
     bus_t *b = (bus_t *) arg;
+    if (strncmp (cmd, "HOLD ", 5) == 0) {
+        hold_t h = { hsn_rig_broker (b->rig), strtoull (cmd + 5, NULL, 10) };
+        __atomic_store_n (&b->holding, 1, __ATOMIC_SEQ_CST);
+        bool ok = hsn_wait_until (broker_has, &h, 5000);
+        __atomic_store_n (&b->holding, 0, __ATOMIC_SEQ_CST);
+        return ok ? "held" : "timeout";
+    }
     if (streq (cmd, "CHECK")) {
         agentbus_service_check (b->bus);
         return agentbus_service_redis_up (b->bus) ? "up" : "down";

@@ -129,15 +129,15 @@ START_TEST (topic_fan_out_and_unsubscribe)
         subscribe ("news", agents[i], HSN_OP_AGENT_SUBSCRIBE, HSN_STATUS_OK);
     subscribe ("news", "s1", HSN_OP_AGENT_SUBSCRIBE, HSN_STATUS_OK);    /* again: same */
     ck_assert_int_eq (publish ("news", 7, HSN_STATUS_CREATED), 3);
-    char first[64] = "";
     for (int i = 0; i < 3; i++) {
+        /*  One copy per recipient, in its own queue, with an id of that
+         *  queue (each stream numbers its own entries, so the copies' ids
+         *  need not be equal). */
         ck_assert_int_eq (receive (&bus, agents[i], 10, m), 1);
         ck_assert_int_eq (m[0].payload, 7);
         ck_assert_str_eq (m[0].topic, "news");
         ck_assert_str_eq (m[0].to, agents[i]);
-        if (i == 0)
-            snprintf (first, sizeof first, "%s", m[0].id);
-        ck_assert_str_eq (m[0].id, first);      /* one per recipient, in its own queue */
+        ck_assert_msg (strncmp (m[0].id, "n-", 2) == 0, "id %s", m[0].id);
     }
     subscribe ("news", "s2", HSN_OP_AGENT_UNSUBSCRIBE, HSN_STATUS_OK);
     subscribe ("news", "s2", HSN_OP_AGENT_UNSUBSCRIBE, HSN_STATUS_NOT_FOUND);
