@@ -41,8 +41,8 @@ gateway_next_rid (gw_thread_t *t)
 }
 
 int
-gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
-              hsn_env_t *env)
+gateway_call_any (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
+                  hsn_env_t *env)
 {
     if (!t->client) {
         gateway_reply_error (req, 503, "unavailable", "no broker link in this thread");
@@ -97,18 +97,28 @@ gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
         gateway_reply_error (req, 502, "internal", "broker link failed");
         return -1;
     }
+    if (env->status == UNDECODABLE) {
+        zmq_msg_close (msg);
+        gateway_reply_error (req, 502, "malformed", "the backend sent an undecodable reply");
+        return -1;
+    }
+    return 0;
+}
+
+int
+gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
+              hsn_env_t *env)
+{
+    if (gateway_call_any (t, req, rid, msg, env))
+        return -1;
     if (env->status != HSN_STATUS_OK && env->status != HSN_STATUS_CREATED) {
         const char *m;
         size_t mlen;
         char message[512] = "backend error";
         /*  Copied out before the frame it points into is closed. */
-        if (env->status != UNDECODABLE && hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen) == 0)
+        if (hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen) == 0)
             snprintf (message, sizeof message, "%.*s", (int) mlen, m);
         zmq_msg_close (msg);
-        if (env->status == UNDECODABLE) {
-            gateway_reply_error (req, 502, "malformed", "the backend sent an undecodable reply");
-            return -1;
-        }
         const char *code = hsn_status_name (env->status);
         if (env->status == HSN_STATUS_NO_SERVICE || env->status == HSN_STATUS_OVERLOADED)
             gateway_req_header (req, "Retry-After: 1");

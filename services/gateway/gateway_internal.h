@@ -41,6 +41,14 @@ uint64_t gateway_next_rid (gw_thread_t *t);
 int gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
                   hsn_env_t *env);
 
+/*  The same with the breaker, concurrency slot and retry, but a reply of
+ *  any status is the caller's: 0 with env decoded (error statuses too; the
+ *  caller reads what it needs, e.g. a SQLSTATE, then closes *msg); -1 after
+ *  answering the HTTP client when no decodable reply came (timeout, broker
+ *  link, circuit open, overloaded, undecodable). */
+int gateway_call_any (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
+                      hsn_env_t *env);
+
 /*  Read the whole request body into t->json. Returns 0, or -1 after
  *  answering 413 (over the limit) or 400 (empty). */
 int gateway_read_body (gw_thread_t *t, gateway_req_t *req);

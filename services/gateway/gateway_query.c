@@ -39,7 +39,7 @@ call_and_answer_rows (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool dro
 {
     zmq_msg_t msg;
     hsn_env_t env;
-    if (gateway_query_call (t, req, rid, &msg, &env))
+    if (gateway_call_any (t, req, rid, &msg, &env))
         return;
     if (env.status != HSN_STATUS_OK && env.status != HSN_STATUS_CREATED) {
         gateway_query_reply_status (req, &env);
@@ -70,7 +70,7 @@ list (gw_thread_t *t, gateway_req_t *req)
     uint64_t rid = gateway_query_begin (t, HSN_OP_QUERY_LIST, 0);
     zmq_msg_t msg;
     hsn_env_t env;
-    if (gateway_query_call (t, req, rid, &msg, &env))
+    if (gateway_call_any (t, req, rid, &msg, &env))
         return;
     if (env.status != HSN_STATUS_OK) {
         gateway_query_reply_status (req, &env);
@@ -214,7 +214,7 @@ batch (gw_thread_t *t, gateway_req_t *req)
     hsn_enc_raw (&t->enc, HSN_FIELD_BATCH, queries.raw, queries.raw_len);
     zmq_msg_t msg;
     hsn_env_t env;
-    if (gateway_query_call (t, req, rid, &msg, &env))
+    if (gateway_call_any (t, req, rid, &msg, &env))
         return;
     if (env.status != HSN_STATUS_OK) {
         gateway_query_reply_status (req, &env);

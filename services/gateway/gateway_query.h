@@ -2,8 +2,9 @@
  *
  *  gateway_query.c        the routes: list, POST run, batch, sql
  *  gateway_query_get.c    GET run: query-string params, near-cache
- *  gateway_query_reply.c  calling the query service, and the envelopes its
- *                         answers become (meta.cached, error.sqlstate)
+ *  gateway_query_reply.c  the envelopes the query service's answers become
+ *                         (meta.cached, error.sqlstate); calls go through
+ *                         gateway_call_any, which leaves error replies to us
  *
  *  Query answers need two things the shared reply path does not give: a
  *  "cached" member in the meta, and the PostgreSQL SQLSTATE in the error
@@ -22,16 +23,6 @@
 
 /*  Members of a batch, as the query service allows. */
 #define GATEWAY_QUERY_BATCH_MAX 100
-
-/*  Send the request in t->enc (request id rid) to the query service. Like
- *  gateway_call (breaker, concurrency limit, retry of idempotent
- *  operations), except that a reply with an error status is a reply too:
- *  returns 0 with the frame in *msg and env decoded whatever env->status
- *  says (the caller closes msg); -1 after answering the HTTP client when
- *  no usable reply came (breaker open, overloaded, timeout, broken link,
- *  undecodable reply). */
-int gateway_query_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
-                        hsn_env_t *env);
 
 /*  Start a query request envelope in t->enc; returns its request id. */
 uint64_t gateway_query_begin (gw_thread_t *t, uint32_t op, uint32_t nfields);

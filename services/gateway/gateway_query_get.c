@@ -177,7 +177,7 @@ gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t 
     msgpack_pack_true (pk);
     zmq_msg_t msg;
     hsn_env_t env;
-    if (gateway_query_call (t, req, rid, &msg, &env))
+    if (gateway_call_any (t, req, rid, &msg, &env))
         return;
     if (env.status != HSN_STATUS_OK) {
         gateway_query_reply_status (req, &env);
