@@ -171,6 +171,28 @@ bench_wait_until () {
     done
 }
 
+# bench_redis_start PORT [ARGS...] : redis-server on 127.0.0.1:PORT with its
+# data and log (redis.log) in $BENCH_DIR, no persistence; ARGS are more
+# redis-server options (a later one wins, e.g. --appendonly yes). Sets
+# REDIS_PID. Waits until *our* server answers on the port (its process_id,
+# not some other's); when it does not, fails the scenario and ends it.
+bench_redis_start () {
+    BENCH_REDIS_PORT=$1
+    shift
+    bench_spawn redis-server "$BENCH_DIR/redis.log" redis-server --port "$BENCH_REDIS_PORT" \
+        --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" --daemonize no \
+        --loglevel warning "$@"
+    REDIS_PID=$BENCH_LAST_PID
+    if ! bench_wait_until 10 "redis-server on port $BENCH_REDIS_PORT" bench_redis_ours; then
+        bench_fail "redis-server did not come up on 127.0.0.1:$BENCH_REDIS_PORT: $(tail -n 3 "$BENCH_DIR/redis.log" | tr '\n' ' ')"
+        bench_end
+    fi
+}
+bench_redis_ours () {
+    redis-cli -p "$BENCH_REDIS_PORT" info server 2>/dev/null | tr -d '\r' \
+        | grep -qx "process_id:$REDIS_PID"
+}
+
 # bench_http METHOD URL [DATA] : sets HTTP_CODE, HTTP_BODY (body text),
 # HTTP_BODY_BYTES and HTTP_HEADER_BYTES. Returns curl's status.
 bench_http () {

@@ -33,17 +33,7 @@ if [ $# -ne 4 ]; then
 fi
 REDIS_PORT=$1 GW_PORT=$2 BROKER_PORT=$3 MONITOR_PORT=$4
 TAG="scale$$"
-bench_spawn redis-server "$D/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-    --save '' --appendonly no --dir "$D" --daemonize no --loglevel warning
-REDIS_PID=$BENCH_LAST_PID
-redis_ours () {
-    redis-cli -p "$REDIS_PORT" info server 2>/dev/null | tr -d '\r' \
-        | grep -qx "process_id:$REDIS_PID"
-}
-if ! bench_wait_until 10 "redis-server on port $REDIS_PORT" redis_ours; then
-    bench_fail "redis-server did not come up: $(tail -n 3 "$D/redis.log" | tr '\n' ' ')"
-    bench_end
-fi
+bench_redis_start "$REDIS_PORT"
 
 export LOG_LEVEL=warn SHUTDOWN_TIMEOUT_MS=2000
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"

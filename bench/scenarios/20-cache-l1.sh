@@ -86,17 +86,7 @@ if [ $# -ne 1 ]; then
     bench_end
 fi
 REDIS_PORT=$1
-bench_spawn redis-server "$D/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-    --save '' --appendonly no --dir "$D" --daemonize no --loglevel warning
-REDIS_PID=$BENCH_LAST_PID
-redis_ours () {
-    redis-cli -p "$REDIS_PORT" info server 2>/dev/null | tr -d '\r' \
-        | grep -qx "process_id:$REDIS_PID"
-}
-if ! bench_wait_until 10 "redis-server on port $REDIS_PORT" redis_ours; then
-    bench_fail "redis-server did not come up on 127.0.0.1:$REDIS_PORT: $(tail -n 3 "$D/redis.log" | tr '\n' ' ')"
-    bench_end
-fi
+bench_redis_start "$REDIS_PORT"
 used_memory () {
     redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
 }

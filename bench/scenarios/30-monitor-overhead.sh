@@ -35,16 +35,7 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # shellcheck disable=SC2046
 set -- $(bench_free_ports 1)
 REDIS_PORT=$1
-bench_spawn redis-server "$D/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-    --save '' --appendonly no --dir "$D" --daemonize no --loglevel warning
-REDIS_PID=$BENCH_LAST_PID
-redis_ours () {
-    redis-cli -p "$REDIS_PORT" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$REDIS_PID"
-}
-if ! bench_wait_until 10 "redis-server on port $REDIS_PORT" redis_ours; then
-    bench_fail "redis-server did not come up on 127.0.0.1:$REDIS_PORT"
-    bench_end
-fi
+bench_redis_start "$REDIS_PORT"
 
 export LOG_LEVEL=warn SHUTDOWN_TIMEOUT_MS=2000 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 

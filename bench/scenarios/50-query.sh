@@ -137,17 +137,7 @@ export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export BROKER_ENDPOINT="tcp://127.0.0.1:$BROKER_PORT"
 export MONITOR_ENDPOINT="tcp://127.0.0.1:$MONITOR_PORT"
 
-bench_spawn redis-server "$D/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-    --save '' --appendonly no --dir "$D" --daemonize no --loglevel warning
-REDIS_PID=$BENCH_LAST_PID
-redis_ours () {
-    redis-cli -p "$REDIS_PORT" info server 2>/dev/null | tr -d '\r' \
-        | grep -qx "process_id:$REDIS_PID"
-}
-if ! bench_wait_until 10 "redis-server on port $REDIS_PORT" redis_ours; then
-    bench_fail "redis-server did not come up on 127.0.0.1:$REDIS_PORT"
-    bench_end
-fi
+bench_redis_start "$REDIS_PORT"
 bench_spawn monitor "$D/monitor.log" env HSN_REPLICA_ID="$TAG-monitor" \
     MONITOR_BIND="tcp://127.0.0.1:$MONITOR_PORT" \
     MONITOR_EXPECTED_SERVICES=gateway,cache,query,monitor "$HSN_BIN_DIR/hsn-monitor"

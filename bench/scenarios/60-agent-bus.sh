@@ -56,17 +56,7 @@ bench_log "ports: redis $REDIS_PORT, gateway $GW_PORT, broker $BROKER_PORT, moni
 
 # ---- redis, persisted as shipped ------------------------------------------------
 mkdir -p "$D/redis"
-bench_spawn redis-server "$D/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-    --dir "$D/redis" --appendonly yes --appendfsync always --save '' --daemonize no \
-    --loglevel warning
-REDIS_PID=$BENCH_LAST_PID
-redis_ours () {
-    redis-cli -p "$REDIS_PORT" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$REDIS_PID"
-}
-if ! bench_wait_until 10 "redis-server on port $REDIS_PORT" redis_ours; then
-    bench_fail "redis-server did not come up on 127.0.0.1:$REDIS_PORT: $(tail -n 3 "$D/redis.log" | tr '\n' ' ')"
-    bench_end
-fi
+bench_redis_start "$REDIS_PORT" --dir "$D/redis" --appendonly yes --appendfsync always
 fsync=$(redis-cli -p "$REDIS_PORT" config get appendfsync | tr -d '\r' | tail -n 1)
 aof=$(redis-cli -p "$REDIS_PORT" config get appendonly | tr -d '\r' | tail -n 1)
 if [ "$fsync" != always ] || [ "$aof" != yes ]; then
