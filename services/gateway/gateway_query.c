@@ -37,24 +37,10 @@ near_drop_queries (gw_thread_t *t)
 static void
 call_and_answer_rows (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool drop)
 {
-    zmq_msg_t msg;
-    hsn_env_t env;
-    if (gateway_call_any (t, req, rid, &msg, &env))
+    bool cached;
+    uint64_t ttl;
+    if (gateway_query_run_call (t, req, rid, &cached, &ttl))
         return;
-    if (env.status != HSN_STATUS_OK && env.status != HSN_STATUS_CREATED) {
-        gateway_query_reply_status (req, &env);
-        zmq_msg_close (&msg);
-        return;
-    }
-    int rc = gateway_query_rows (&env, &t->json);
-    bool cached = gateway_query_cached (&env);
-    uint64_t ttl = 0;
-    hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
-    zmq_msg_close (&msg);
-    if (rc) {
-        gateway_query_malformed (req);
-        return;
-    }
     if (drop && ttl == 0)
         near_drop_queries (t);
     char etag[40];

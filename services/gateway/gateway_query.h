@@ -37,6 +37,13 @@ void gateway_query_malformed (gateway_req_t *req);
  *  when the reply lacks them or they cannot be rendered. */
 int gateway_query_rows (const hsn_env_t *env, gateway_json_buf_t *d);
 
+/*  Send the run request in t->enc (request id rid) and render its rows as
+ *  {"rows","count"} into t->json; *cached and *ttl from the reply (ttl 0:
+ *  not cacheable). Returns 0, or -1 after answering the HTTP client (no
+ *  reply, an error status with its SQLSTATE, a malformed reply). */
+int gateway_query_run_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool *cached,
+                            uint64_t *ttl);
+
 /*  The ETag of the data in d (gateway_query_etag of its CRC). */
 void gateway_query_data_etag (const gateway_json_buf_t *d, char *etag);
 

@@ -175,24 +175,10 @@ gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t 
     }
     hsn_enc_key (&t->enc, HSN_FIELD_READONLY);
     msgpack_pack_true (pk);
-    zmq_msg_t msg;
-    hsn_env_t env;
-    if (gateway_call_any (t, req, rid, &msg, &env))
+    bool cached;
+    uint64_t ttl;
+    if (gateway_query_run_call (t, req, rid, &cached, &ttl))
         return;
-    if (env.status != HSN_STATUS_OK) {
-        gateway_query_reply_status (req, &env);
-        zmq_msg_close (&msg);
-        return;
-    }
-    int rc = gateway_query_rows (&env, &t->json);
-    bool cached = gateway_query_cached (&env);
-    uint64_t ttl = 0;
-    hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
-    zmq_msg_close (&msg);
-    if (rc) {
-        gateway_query_malformed (req);
-        return;
-    }
     gateway_json_buf_t *d = &t->json;
     /*  TTL is whole seconds rounded up: keep one second less, so the near
      *  copy never outlives the result. */
