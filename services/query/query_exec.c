@@ -76,6 +76,13 @@ request_answer (request_t *r)
                 hsn_enc_cstr (enc, HSN_FIELD_SQLSTATE, o->sqlstate);
         }
     }
+    else if (r->too_large) {
+        char msg[96];
+        snprintf (msg, sizeof msg, "batch results together over the %d byte limit",
+                  QUERY_ROWS_MAX);
+        hsn_enc_begin (enc, HSN_KIND_REPLY, r->rid, r->service, r->op, HSN_STATUS_TOO_LARGE, 1);
+        hsn_enc_cstr (enc, HSN_FIELD_MESSAGE, msg);
+    }
     else {
         hsn_enc_begin (enc, HSN_KIND_REPLY, r->rid, r->service, r->op, HSN_STATUS_OK, 1);
         hsn_enc_key (enc, HSN_FIELD_RESULT);
@@ -137,10 +144,32 @@ request_pump (request_t *r)
     }
 }
 
+/*  A batch's members' rows count against QUERY_ROWS_MAX together: past it
+ *  the batch fails as a whole, so no more rows are held for it. */
+static void
+batch_account (request_t *r, member_t *m)
+{
+    if (r->op != HSN_OP_QUERY_BATCH || m->out.status != HSN_STATUS_OK)
+        return;
+    r->rows_bytes += m->out.rows_len;
+    if (!r->too_large && r->rows_bytes > QUERY_ROWS_MAX) {
+        r->too_large = true;
+        for (uint32_t i = 0; i < r->n; i++) {
+            free (r->members[i].out.rows);
+            r->members[i].out.rows = NULL;
+        }
+    }
+    if (r->too_large) {
+        free (m->out.rows);
+        m->out.rows = NULL;
+    }
+}
+
 void
 query_member_done (member_t *m)
 {
     request_t *r = m->req;
+    batch_account (r, m);
     m->done = true;
     r->ndone++;
     r->running--;
@@ -337,6 +366,16 @@ query_exec_sql (query_service_t *self, hsn_worker_t *worker, const hsn_route_t *
         free (text);
         hsn_worker_reply_error (worker, route, req, HSN_STATUS_BAD_REQUEST,
                                 "'sql' must be one statement");
+        return;
+    }
+    /*  The pooled connections hold the catalog's prepared statements, and
+     *  PREPARE / DEALLOCATE pass a read-only transaction and outlive its
+     *  ROLLBACK: only reads get as far as PostgreSQL. */
+    if (text && !query_sql_is_adhoc_read (text)) {
+        free (text);
+        hsn_worker_reply_error (worker, route, req, HSN_STATUS_FORBIDDEN,
+                                "ad-hoc SQL may only read: one SELECT, WITH ... SELECT, VALUES, "
+                                "TABLE or SHOW statement");
         return;
     }
     request_t *r = text ? request_new (self, worker, route, req, 1) : NULL;

@@ -226,7 +226,15 @@ take_result (flight_t *f, query_job_t *job)
         sb.data = (char *) malloc (guess);
         sb.alloc = sb.data ? guess : 0;
         msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-        query_types_pack_rows (&pk, res);
+        if (query_types_pack_rows (&pk, &sb, res, QUERY_ROWS_MAX)) {
+            /*  Could never be sent: fail before copies for waiters, a
+             *  batch's other members or the cache multiply it. */
+            msgpack_sbuffer_destroy (&sb);
+            query_outcome_fail (o, HSN_STATUS_TOO_LARGE,
+                                "query '%s': result over the %d byte limit (%d rows)", name,
+                                QUERY_ROWS_MAX, PQntuples (res));
+            return;
+        }
         o->status = HSN_STATUS_OK;
         o->rows = (uint8_t *) sb.data;      /* taken over from the sbuffer */
         o->rows_len = sb.size;
@@ -354,7 +362,11 @@ query_member_start (member_t *m)
     if (d && d->cache_s && svc->cache) {
         key = cache_key (d, &m->bind);
         flight_t *f = key ? (flight_t *) zhashx_lookup (svc->flights, key) : NULL;
-        if (f) {
+        /*  Only a flight started after this replica's last invalidation:
+         *  an older one may read from before a write already answered,
+         *  which this member may have seen. It keeps its waiters; the new
+         *  flight takes the key. */
+        if (f && f->inval_seq == svc->inval_seq) {
             free (key);
             hsn_counter_add (svc->coalesced, 1);
             m->next_waiter = f->waiters;
@@ -388,7 +400,7 @@ query_member_start (member_t *m)
         return;
     }
     f->key = key;
-    zhashx_insert (svc->flights, key, f);
+    zhashx_update (svc->flights, key, f);   /* the hash keeps a copy of the key */
     if (query_cache_get (svc->cache, key, on_cache_get, f)) {
         hsn_counter_add (svc->cache_errors, 1);
         f->cache_failed = true;

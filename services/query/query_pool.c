@@ -322,6 +322,10 @@ step_done (query_pool_t *self, conn_t *c)
             break;
         case PH_ADHOC:
             c->res = r;                 /* kept across the ROLLBACK */
+            /*  Ad-hoc SQL is screened to reads, but whatever it did to the
+             *  session is not trusted: the next catalog job on c runs
+             *  DEALLOCATE ALL and prepares afresh (generations start at 1). */
+            c->generation = 0;
             c->phase = PH_ROLLBACK;
             rc = send_step (c);
             break;

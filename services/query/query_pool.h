@@ -24,7 +24,10 @@
  *
  *  Ad-hoc SQL runs as BEGIN READ ONLY; <sql> (extended protocol, so one
  *  statement only); ROLLBACK -- rolled back, never committed, so even a
- *  SET inside it does not outlive it.
+ *  SET inside it does not outlive it. PREPARE and DEALLOCATE would (the
+ *  service lets only reads through); still, a connection that ran ad-hoc
+ *  SQL forgets its generation, so its next catalog job sends DEALLOCATE ALL
+ *  and prepares again.
  *
  *  Failure: a connection found broken (PQconsumeInput fails, PQstatus bad)
  *  is closed, and since the usual cause is a server restart, every

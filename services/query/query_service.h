@@ -16,9 +16,15 @@
  *                most max_concurrent at once; one failing does not fail the
  *                others (no transaction spans them).
  *  query.sql     ad-hoc `sql` (QUERY_ALLOW_ADHOC only, else FORBIDDEN): one
- *                statement, at most QUERY_SQL_MAX bytes, in a READ ONLY
+ *                statement, at most QUERY_SQL_MAX bytes, a read (SELECT,
+ *                WITH ... SELECT, VALUES, TABLE, SHOW: anything else is
+ *                FORBIDDEN before it reaches PostgreSQL), in a READ ONLY
  *                transaction that is rolled back, never cached; replies as
  *                query.run (`cached` false, no `ttl`).
+ *
+ *  Result size: a result whose packed rows exceed QUERY_ROWS_MAX fails
+ *  with TOO_LARGE (never cached); so does a batch whose members' rows
+ *  together exceed it (the whole batch, as its reply could not be sent).
  *
  *  Execution is asynchronous: a request is bound at once (bad params are
  *  answered before any I/O), then waits for the cache and a connection
@@ -37,7 +43,9 @@
  *  forget; skipped when this replica sent an invalidation meanwhile, so a
  *  stale result is not stored over a newer write). Identical lookups in
  *  flight at once share one cache call and one database execution (single
- *  flight). A cache that fails (no_service, timeout, ...) is skipped: the
+ *  flight), unless this replica sent an invalidation since the one in
+ *  flight started: then it may predate a write already answered, and the
+ *  lookup starts a flight of its own. A cache that fails (no_service, timeout, ...) is skipped: the
  *  query runs uncached ("query.cache.errors").
  *  A query with `-- invalidates:` sends cache.invalidate-tags after it
  *  succeeds and before it answers; when that fails the rows are still
@@ -82,6 +90,9 @@
 #define QUERY_BATCH_MAX   100
 #define QUERY_METRICS_MAX 100
 #define QUERY_SQL_MAX     65536
+/*  Packed rows of one result (or of a batch's members together): a frame
+ *  less room for the reply's envelope. */
+#define QUERY_ROWS_MAX    (HSN_PROTO_MAX_FRAME - 64 * 1024)
 
 typedef struct query_service query_service_t;
 

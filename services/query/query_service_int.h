@@ -83,6 +83,8 @@ struct request {
     int64_t deadline_ms;
     uint32_t n, next, running, ndone;
     bool pumping;
+    size_t rows_bytes;                  /* batch: packed rows of its members */
+    bool too_large;                     /* batch: over QUERY_ROWS_MAX, rows freed */
     request_t *prev, *nextreq;          /* svc->live_requests */
     member_t members[];
 };

@@ -168,6 +168,14 @@ query_sql_is_read (const char *sql)
     return true;
 }
 
+bool
+query_sql_is_adhoc_read (const char *sql)
+{
+    const char *p = sql;
+    tok_t t = next_tok (&p);
+    return is_word (&t, "SHOW") || query_sql_is_read (sql);
+}
+
 /*  The table name of an identifier token: after the last '.' of a word
  *  (schema.table); a quoted identifier as is. */
 static void

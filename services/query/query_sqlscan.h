@@ -19,6 +19,13 @@
  *  effects is not detected: declare such a query's `-- invalidates:`. */
 bool query_sql_is_read (const char *sql);
 
+/*  May sql (NUL-terminated, one statement) run as ad-hoc SQL: a read by
+ *  query_sql_is_read, or SHOW? Everything else is refused before it reaches
+ *  PostgreSQL, in particular what a read-only transaction allows but its
+ *  ROLLBACK does not undo on the pooled connection: PREPARE, DEALLOCATE,
+ *  EXECUTE, DECLARE, LISTEN, DISCARD, SET (undone, but refused as well). */
+bool query_sql_is_adhoc_read (const char *sql);
+
 /*  Call fn for every table name read by sql: the identifier after each FROM
  *  and JOIN keyword and after each comma of a FROM list (at its own
  *  parenthesis depth, up to WHERE, GROUP, ORDER, ...), schema qualifier

@@ -390,12 +390,13 @@ pack_value (msgpack_packer *pk, Oid type, const char *s, size_t len)
     }
 }
 
-void
-query_types_pack_rows (msgpack_packer *pk, const PGresult *res)
+int
+query_types_pack_rows (msgpack_packer *pk, const msgpack_sbuffer *sb, const PGresult *res,
+                       size_t max)
 {
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         msgpack_pack_array (pk, 0);
-        return;
+        return 0;
     }
     int rows = PQntuples (res), cols = PQnfields (res);
     msgpack_pack_array (pk, (size_t) rows);
@@ -410,7 +411,10 @@ query_types_pack_rows (msgpack_packer *pk, const PGresult *res)
                 pack_value (pk, PQftype (res, c), PQgetvalue (res, r, c),
                             (size_t) PQgetlength (res, r, c));
         }
+        if (sb->size > max)
+            return -EMSGSIZE;           /* stop here: no more memory for it */
     }
+    return 0;
 }
 
 uint64_t

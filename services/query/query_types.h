@@ -51,8 +51,11 @@ int query_bind (query_bind_t *b, const query_def_t *def, const hsn_mp_obj_t *par
 void query_bind_release (query_bind_t *b);
 
 /*  Pack the rows of a PGRES_TUPLES_OK result (text format) as an array of
- *  maps; any other result packs an empty array. */
-void query_types_pack_rows (msgpack_packer *pk, const PGresult *res);
+ *  maps into sb (pk's buffer); any other result packs an empty array.
+ *  Returns 0, or -EMSGSIZE as soon as sb holds more than max bytes (sb then
+ *  holds a partial array, to be discarded). */
+int query_types_pack_rows (msgpack_packer *pk, const msgpack_sbuffer *sb, const PGresult *res,
+                           size_t max);
 
 /*  Rows returned or affected by a successful result. */
 uint64_t query_types_count (const PGresult *res);

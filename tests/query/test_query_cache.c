@@ -414,8 +414,14 @@ START_TEST (adhoc_sql_is_read_only)
     ck_assert (!hsn_env_has (&r.env, HSN_FIELD_TTL));
     reply_close (&r);
 
+    /*  A write is refused before it reaches PostgreSQL... */
     ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "INSERT INTO items (name, qty) VALUES ('x', 1)",
                             0, false, &r), HSN_STATUS_FORBIDDEN);
+    message_has (&r, "may only read");
+    reply_close (&r);
+    /*  ... and one that looks like a read by the read-only transaction. */
+    ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "SELECT nextval('execs') AS n", 0, false, &r),
+                      HSN_STATUS_FORBIDDEN);
     sqlstate_is (&r, "25006");
     reply_close (&r);
 
@@ -430,9 +436,15 @@ START_TEST (adhoc_sql_is_read_only)
     col_str (&row, "semi", ";");
     reply_close (&r);
 
-    ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "SELEC nonsense", 0, false, &r),
+    /*  The client's own SQL errors are bad requests... */
+    ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "SELECT nonsense FROM", 0, false, &r),
                       HSN_STATUS_BAD_REQUEST);
     sqlstate_is (&r, "42601");
+    reply_close (&r);
+    /*  ... but what does not start as a read is not even sent. */
+    ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "SELEC nonsense", 0, false, &r),
+                      HSN_STATUS_FORBIDDEN);
+    message_has (&r, "may only read");
     reply_close (&r);
 
     /*  Under the statement timeout (300 ms here). */
@@ -441,9 +453,9 @@ START_TEST (adhoc_sql_is_read_only)
     sqlstate_is (&r, "57014");
     reply_close (&r);
 
-    /*  A SET inside is rolled back with its transaction. */
+    /*  A SET is refused (it would be rolled back with its transaction). */
     ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "SET statement_timeout = 0", 0, false, &r),
-                      HSN_STATUS_OK);
+                      HSN_STATUS_FORBIDDEN);
     reply_close (&r);
     for (int i = 0; i < 2; i++) {                            /* both connections */
         ck_assert_int_eq (call (HSN_OP_QUERY_SQL, "SHOW statement_timeout", 0, false, &r),

@@ -124,6 +124,24 @@ START_TEST (writes_and_derived_tags)
 }
 END_TEST
 
+START_TEST (adhoc_reads_only)
+{
+    static const char *const ok[] = { "SELECT 1", " ((select 1))", "-- c\nVALUES (1)",
+                                      "TABLE items", "show ALL", "WITH t AS (SELECT 1) TABLE t",
+                                      "/* DEALLOCATE ALL */ SELECT 'PREPARE'", NULL };
+    static const char *const no[] = { "DEALLOCATE ALL", "PREPARE s0 AS SELECT 1", "EXECUTE s0",
+                                      "SET search_path = x", "RESET ALL", "DISCARD ALL",
+                                      "LISTEN x", "NOTIFY x", "DECLARE c CURSOR FOR SELECT 1",
+                                      "EXPLAIN SELECT 1", "COPY t TO STDOUT", "BEGIN", "CALL p()",
+                                      "WITH t AS (DELETE FROM t RETURNING 1) SELECT 1",
+                                      "\"SELECT\"", "", "-- only a comment", NULL };
+    for (int i = 0; ok[i]; i++)
+        ck_assert_msg (query_sql_is_adhoc_read (ok[i]), "refused: %s", ok[i]);
+    for (int i = 0; no[i]; i++)
+        ck_assert_msg (!query_sql_is_adhoc_read (no[i]), "accepted: %s", no[i]);
+}
+END_TEST
+
 START_TEST (references_keep_a_catalog)
 {
     query_catalog_t *c = parse ("-- name: a\nSELECT 1\n");
@@ -215,6 +233,7 @@ suite (void)
     tcase_add_test (tc, accepts_every_annotation);
     tcase_add_test (tc, type_names_round_trip);
     tcase_add_test (tc, writes_and_derived_tags);
+    tcase_add_test (tc, adhoc_reads_only);
     tcase_add_test (tc, references_keep_a_catalog);
     tcase_add_test (tc, rejects_with_line_numbers);
     tcase_add_test (tc, the_demo_file_parses);
