@@ -27,7 +27,6 @@ take_queue (gateway_hub_t *self)
     pthread_mutex_unlock (&self->lock);
     while (c) {
         hub_client_t *next = c->queue_next;
-        self->nclients++;
         hsn_gauge_add (self->m_clients, 1);
         hsn_counter_add (self->m_handoffs, 1);
         if (hub_client_open (self, c)) {

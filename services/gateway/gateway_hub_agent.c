@@ -79,6 +79,7 @@ hub_agent_receive (gateway_hub_t *self, hub_agent_t *a)
     a->dirty = false;
     a->inflight_rid = rid;
     a->inflight_for = c;
+    a->inflight_max = max;
     a->inflight_deadline = now + self->cfg.backend_timeout_ms;
     char key[17];
     rid_key (rid, key);
@@ -116,12 +117,35 @@ hub_recheck_all (gateway_hub_t *self)
     self->next_sweep = 0;
 }
 
+/*  Who takes the reply to a receive of a: the client it was issued for.
+ *  When that one left: the first ready client that can take as many as
+ *  were asked for (a stream, or a long-poll with that max or more); else
+ *  the first ready long-poll, which takes only up to its max (the rest stay
+ *  unacked in the bus and come back after the visibility timeout, as all
+ *  of them would were nobody given them). */
+static hub_client_t *
+taker (hub_agent_t *a)
+{
+    if (a->inflight_for)
+        return a->inflight_for;
+    hub_client_t *first = NULL;
+    for (hub_client_t *c = a->head; c; c = c->next) {
+        if (!hub_client_ready (c))
+            continue;
+        if (c->kind == GATEWAY_HUB_STREAM || c->max >= a->inflight_max)
+            return c;
+        if (!first)
+            first = c;
+    }
+    return first;
+}
+
 /*  The reply to a receive issued for a: deliver to the client it was for,
- *  or to the next ready one when that one left. */
+ *  or to another ready one when that one left. */
 static void
 deliver (gateway_hub_t *self, hub_agent_t *a, hsn_env_t *env, bool ok)
 {
-    hub_client_t *c = a->inflight_for ? a->inflight_for : first_ready (a);
+    hub_client_t *c = taker (a);
     a->inflight_for = NULL;
     int64_t now = hsn_now_ms ();
     if (!ok) {
@@ -153,19 +177,20 @@ deliver (gateway_hub_t *self, hub_agent_t *a, hsn_env_t *env, bool ok)
             return;
         }
         hsn_counter_add (self->m_delivered, count);
-        if (count >= STREAM_BATCH)
-            a->dirty = true;
+        if (count >= a->inflight_max)
+            a->dirty = true;            /* there may be more */
         if (count)
             hub_client_flush (self, c);
         return;
     }
     gateway_json_buf_reset (&self->scratch);
-    if (!has || gateway_sse_messages_json (res->raw, res->raw_len, &self->scratch, &count)) {
+    if (!has || gateway_sse_messages_json (res->raw, res->raw_len, c->max, &self->scratch,
+                                           &count)) {
         hub_client_answer (self, c, 502, NULL, 0, "malformed",
                            "the agent bus returned an unreadable result");
         return;
     }
-    if (count >= c->max)
+    if (count >= a->inflight_max || count >= c->max)
         a->dirty = true;
     if (count || c->expired) {
         hsn_counter_add (self->m_delivered, count);

@@ -61,8 +61,9 @@ hub_client_close (gateway_hub_t *self, hub_client_t *c, uint64_t *why)
         else
             a->tail = c->prev;
         a->nclients--;
-        /*  A receive out for c: its messages go to the next client (or,
-         *  with none, stay pending in the bus until redelivered). */
+        /*  A receive out for c: its messages go to another ready client,
+         *  as many as that one takes (see taker in gateway_hub_agent.c);
+         *  the rest stay pending in the bus until redelivered. */
         if (a->inflight_for == c)
             a->inflight_for = NULL;
     }
@@ -71,7 +72,6 @@ hub_client_close (gateway_hub_t *self, hub_client_t *c, uint64_t *why)
     gateway_json_buf_free (&c->out);
     free (c->headers);
     free (c);
-    self->nclients--;
     __atomic_fetch_sub (&self->reserved, 1, __ATOMIC_RELAXED);
     hsn_gauge_add (self->m_clients, -1);
     if (why)

@@ -53,6 +53,7 @@ struct hub_agent {
     size_t nclients;
     uint64_t inflight_rid;          /* 0: no receive out */
     hub_client_t *inflight_for;     /* who it was issued for (NULL: left) */
+    uint32_t inflight_max;          /* the max it was issued with */
     int64_t inflight_deadline;
     int64_t retry_at;               /* after a failed receive, not before */
     bool dirty;                     /* receive again once the one out is in */
@@ -80,7 +81,6 @@ struct gateway_hub {
     uint64_t next_rid;
     zhashx_t *agents;               /* id -> hub_agent_t */
     zhashx_t *inflight;             /* "%016llx" rid -> hub_agent_t */
-    size_t nclients;
     int64_t next_sweep;
     gateway_json_buf_t scratch;
     /*  wake subscription */

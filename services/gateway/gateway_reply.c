@@ -2,6 +2,7 @@
 #include "gateway_reply.h"
 #include "hsn_time.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,8 +176,10 @@ gateway_json_append_str (gateway_json_buf_t *buf, const char *s, size_t len)
     return gateway_json_buf_append (buf, "\"", 1);
 }
 
-static const char *
-reason (int status)
+/*  Keep in step with the statuses hsn_status_http gives and the routes
+ *  use: an unknown one still goes out, as "Unknown". */
+const char *
+gateway_reply_reason (int status)
 {
     switch (status) {
         case 200: return "OK";
@@ -184,6 +187,7 @@ reason (int status)
         case 304: return "Not Modified";
         case 400: return "Bad Request";
         case 401: return "Unauthorized";
+        case 403: return "Forbidden";
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
         case 408: return "Request Timeout";
@@ -256,7 +260,7 @@ write_out (gateway_req_t *req, int status, const char *content_type, const char 
                          "Cache-Control: %s\r\n"
                          "%s%s%s%s%s%.*s"
                          "\r\n",
-                         status, reason (status), content_type, clen, req->request_id,
+                         status, gateway_reply_reason (status), content_type, clen, req->request_id,
                          req->cache_control ? req->cache_control : "no-store",
                          gzip ? "Content-Encoding: gzip\r\n" : "",
                          vary ? "Vary: Accept-Encoding\r\n" : "",
@@ -307,17 +311,47 @@ send_response (gateway_req_t *req, int status, const char *content_type,
     send_response_tagged (req, status, content_type, body, len, etag_data, etag_len, NULL);
 }
 
+size_t
+gateway_envelope_meta (char *buf, size_t cap, const char *request_id, int64_t started_us)
+{
+    int64_t us = hsn_now_us () - started_us;
+    int n = snprintf (buf, cap, ",\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%lld.%03lld}}",
+                      request_id, (long long) (us / 1000), (long long) (us % 1000));
+    if (n < 0)
+        return 0;
+    return (size_t) n < cap ? (size_t) n : cap - 1;
+}
+
+size_t
+gateway_envelope_ok (gateway_json_buf_t *body, const char *data_json, size_t data_len)
+{
+    gateway_json_buf_append (body, GATEWAY_ENVELOPE_HEAD, GATEWAY_ENVELOPE_HEAD_LEN);
+    size_t at = body->len;
+    if (data_json)
+        gateway_json_buf_append (body, data_json, data_len);
+    else
+        gateway_json_buf_append (body, "null", 4);
+    return at;
+}
+
+void
+gateway_envelope_error (gateway_json_buf_t *body, const char *code, const char *message)
+{
+    gateway_json_buf_append (body, "{\"success\":false,\"error\":{\"code\":", 33);
+    gateway_json_append_str (body, code, strlen (code));
+    gateway_json_buf_append (body, ",\"message\":", 11);
+    gateway_json_append_str (body, message ? message : "", message ? strlen (message) : 0);
+    gateway_json_buf_append (body, "}", 1);
+}
+
 /*  Finish the envelope in req->body (everything up to "meta") and send it;
  *  the ETag covers body[data_at, data_at + data_len). */
 static void
 send_envelope (gateway_req_t *req, int status, size_t data_at, size_t data_len)
 {
-    char meta[200];
-    int64_t us = hsn_now_us () - req->started_us;
-    int mlen = snprintf (meta, sizeof meta,
-                         ",\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%lld.%03lld}}",
-                         req->request_id, (long long) (us / 1000), (long long) (us % 1000));
-    gateway_json_buf_append (req->body, meta, (size_t) mlen);
+    char meta[GATEWAY_META_MAX];
+    size_t mlen = gateway_envelope_meta (meta, sizeof meta, req->request_id, req->started_us);
+    gateway_json_buf_append (req->body, meta, mlen);
     send_response (req, status, "application/json", req->body->data, req->body->len,
                    data_len ? req->body->data + data_at : NULL, data_len);
 }
@@ -327,12 +361,7 @@ gateway_reply_ok (gateway_req_t *req, int http_status, const char *data_json,
                   size_t data_len)
 {
     gateway_json_buf_reset (req->body);
-    gateway_json_buf_append (req->body, "{\"success\":true,\"data\":", 23);
-    size_t at = req->body->len;
-    if (data_json)
-        gateway_json_buf_append (req->body, data_json, data_len);
-    else
-        gateway_json_buf_append (req->body, "null", 4);
+    size_t at = gateway_envelope_ok (req->body, data_json, data_len);
     send_envelope (req, http_status, at, req->body->len - at);
 }
 
@@ -341,11 +370,7 @@ gateway_reply_error (gateway_req_t *req, int http_status, const char *code,
                      const char *message)
 {
     gateway_json_buf_reset (req->body);
-    gateway_json_buf_append (req->body, "{\"success\":false,\"error\":{\"code\":", 33);
-    gateway_json_append_str (req->body, code, strlen (code));
-    gateway_json_buf_append (req->body, ",\"message\":", 11);
-    gateway_json_append_str (req->body, message, strlen (message));
-    gateway_json_buf_append (req->body, "}", 1);
+    gateway_envelope_error (req->body, code, message);
     send_envelope (req, http_status, 0, 0);
 }
 
@@ -425,11 +450,11 @@ gateway_reply_ok_prefixed (gateway_req_t *req, const gateway_prefix_t *prefix,
 {
     /*  The rest of the body: the tail, then the meta. */
     char rest[320];
-    int64_t us = hsn_now_us () - req->started_us;
-    int rlen = snprintf (rest, sizeof rest,
-                         "%.*s,\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%lld.%03lld}}",
-                         (int) tail_len, tail, req->request_id, (long long) (us / 1000),
-                         (long long) (us % 1000));
+    /*  A tail is a few bytes (a TTL and "}"). */
+    assert (tail_len <= sizeof rest - GATEWAY_META_MAX);
+    memcpy (rest, tail, tail_len);
+    int rlen = (int) (tail_len + gateway_envelope_meta (rest + tail_len, sizeof rest - tail_len,
+                                                        req->request_id, req->started_us));
     /*  ETag over the data, as for every envelope: the prefix's data part
      *  and the tail, CRCs combined, with the data's length. */
     char etag[40] = "";

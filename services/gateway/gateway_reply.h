@@ -119,4 +119,26 @@ size_t gateway_prefix_deflate (const char *text, size_t len, uint8_t *gz, size_t
 /*  Append s to buf as a JSON string literal (quoted, escaped). */
 int gateway_json_append_str (gateway_json_buf_t *buf, const char *s, size_t len);
 
+/*  The reason phrase of an HTTP status ("Unknown" for one the gateway
+ *  never sends). Every status line the gateway writes takes it from here. */
+const char *gateway_reply_reason (int status);
+
+/*  Append to body the start of a success envelope, up to where the meta
+ *  goes: {"success":true,"data":<data_json> (NULL: null). Returns the
+ *  offset in body at which the data starts (what an ETag covers). */
+size_t gateway_envelope_ok (gateway_json_buf_t *body, const char *data_json, size_t data_len);
+
+/*  Append to body the start of an error envelope, up to where the meta
+ *  goes: {"success":false,"error":{"code":..,"message":..} (message NULL:
+ *  empty). */
+void gateway_envelope_error (gateway_json_buf_t *body, const char *code, const char *message);
+
+/*  Write the end of every envelope, ,"meta":{"request_id":..,"duration_ms":..}}
+ *  with the time since started_us, into buf (NUL-terminated; capacity
+ *  GATEWAY_META_MAX fits any request id of gateway_req_t). Returns its
+ *  length. request_id must need no JSON escaping (gateway_req_init makes
+ *  sure of that). */
+#define GATEWAY_META_MAX 200
+size_t gateway_envelope_meta (char *buf, size_t cap, const char *request_id, int64_t started_us);
+
 #endif

@@ -3,29 +3,10 @@
 #include "gateway_reply.h"
 #include "hsn_mp.h"
 #include "hsn_proto.h"
-#include "hsn_time.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *
-reason (int status)
-{
-    switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 413: return "Payload Too Large";
-        case 500: return "Internal Server Error";
-        case 501: return "Not Implemented";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        case 507: return "Insufficient Storage";
-        default:  return "Unknown";
-    }
-}
 
 /*  The messages array of a receive result. */
 static int
@@ -88,8 +69,8 @@ bad:
 }
 
 int
-gateway_sse_messages_json (const void *result, size_t len, gateway_json_buf_t *out,
-                           size_t *count)
+gateway_sse_messages_json (const void *result, size_t len, size_t limit,
+                           gateway_json_buf_t *out, size_t *count)
 {
     hsn_mp_obj_t arr;
     *count = 0;
@@ -97,14 +78,33 @@ gateway_sse_messages_json (const void *result, size_t len, gateway_json_buf_t *o
         return -EBADMSG;
     size_t at = out->len;
     gateway_json_buf_append (out, "{\"messages\":", 12);
-    if (gateway_json_from_mp (arr.raw, arr.raw_len, HSN_PROTO_MAX_DEPTH, out)) {
+    size_t n = arr.v.c.count;
+    int rc = 0;
+    if (n <= limit)
+        rc = gateway_json_from_mp (arr.raw, arr.raw_len, HSN_PROTO_MAX_DEPTH, out);
+    else {
+        /*  The first limit elements, one at a time. */
+        hsn_mp_reader_t r;
+        hsn_mp_reader_of (&r, &arr);
+        gateway_json_buf_append (out, "[", 1);
+        for (size_t i = 0; i < limit && rc == 0; i++) {
+            hsn_mp_obj_t msg;
+            if (i)
+                gateway_json_buf_append (out, ",", 1);
+            rc = hsn_mp_get (&r, &msg, HSN_PROTO_MAX_DEPTH) ? -EBADMSG
+                 : gateway_json_from_mp (msg.raw, msg.raw_len, HSN_PROTO_MAX_DEPTH, out);
+        }
+        gateway_json_buf_append (out, "]", 1);
+        n = limit;
+    }
+    if (rc) {
         out->len = at;
         if (out->data)
             out->data[at] = 0;
         return -EBADMSG;
     }
     gateway_json_buf_append (out, "}", 1);
-    *count = arr.v.c.count;
+    *count = n;
     return 0;
 }
 
@@ -133,26 +133,13 @@ gateway_sse_response (gateway_json_buf_t *out, int status, const char *request_i
 {
     gateway_json_buf_t body;
     gateway_json_buf_init (&body);
-    if (code) {
-        gateway_json_buf_append (&body, "{\"success\":false,\"error\":{\"code\":", 33);
-        gateway_json_append_str (&body, code, strlen (code));
-        gateway_json_buf_append (&body, ",\"message\":", 11);
-        gateway_json_append_str (&body, message ? message : "", message ? strlen (message) : 0);
-        gateway_json_buf_append (&body, "}", 1);
-    }
-    else {
-        gateway_json_buf_append (&body, GATEWAY_ENVELOPE_HEAD, GATEWAY_ENVELOPE_HEAD_LEN);
-        if (data_json)
-            gateway_json_buf_append (&body, data_json, data_len);
-        else
-            gateway_json_buf_append (&body, "null", 4);
-    }
-    char meta[200];
-    int64_t us = hsn_now_us () - started_us;
-    int mlen = snprintf (meta, sizeof meta,
-                         ",\"meta\":{\"request_id\":\"%s\",\"duration_ms\":%lld.%03lld}}",
-                         request_id, (long long) (us / 1000), (long long) (us % 1000));
-    gateway_json_buf_append (&body, meta, (size_t) mlen);
+    if (code)
+        gateway_envelope_error (&body, code, message);
+    else
+        gateway_envelope_ok (&body, data_json, data_len);
+    char meta[GATEWAY_META_MAX];
+    size_t mlen = gateway_envelope_meta (meta, sizeof meta, request_id, started_us);
+    gateway_json_buf_append (&body, meta, mlen);
     char head[1024];
     int n = snprintf (head, sizeof head,
                       "HTTP/1.1 %d %s\r\n"
@@ -162,7 +149,8 @@ gateway_sse_response (gateway_json_buf_t *out, int status, const char *request_i
                       "Connection: close\r\n"
                       "X-Request-Id: %s\r\n"
                       "%s\r\n",
-                      status, reason (status), body.len, request_id, headers ? headers : "");
+                      status, gateway_reply_reason (status), body.len, request_id,
+                      headers ? headers : "");
     if (n > 0)
         gateway_json_buf_append (out, head, (size_t) n < sizeof head ? (size_t) n : sizeof head - 1);
     gateway_json_buf_append (out, body.data, body.len);

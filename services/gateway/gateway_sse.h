@@ -33,8 +33,9 @@ void gateway_sse_response (gateway_json_buf_t *out, int status, const char *requ
                            size_t data_len, const char *code, const char *message);
 
 /*  Render a receive result (as gateway_sse_events takes) as the JSON text
- *  {"messages":[...]} into out. *count as above. 0 or -EBADMSG. */
-int gateway_sse_messages_json (const void *result, size_t len, gateway_json_buf_t *out,
-                               size_t *count);
+ *  {"messages":[...]} into out, with at most its first limit messages.
+ *  *count gets the number rendered. 0 or -EBADMSG (out restored). */
+int gateway_sse_messages_json (const void *result, size_t len, size_t limit,
+                               gateway_json_buf_t *out, size_t *count);
 
 #endif

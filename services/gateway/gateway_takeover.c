@@ -2,11 +2,14 @@
 #include "gateway_takeover.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -52,21 +55,53 @@ is_conn (int fd, const char *remote_addr, int remote_port, int local_port)
            && addr_port (&ss, NULL, 0) == local_port;
 }
 
+/*  Without /proc: try every number the limit allows (one syscall each). */
+static int
+find_by_number (const struct mg_request_info *ri)
+{
+    struct rlimit rl;
+    int limit = getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 24)
+                ? (int) rl.rlim_cur : 1 << 20;
+    for (int fd = 0; fd < limit; fd++)
+        if (is_conn (fd, ri->remote_addr, ri->remote_port, ri->server_port))
+            return fd;
+    return -ENOENT;
+}
+
+/*  Only the descriptors that are open are tried, as /proc/self/fd lists
+ *  them: RLIMIT_NOFILE is raised for GATEWAY_HUB_MAX clients, and trying
+ *  every number up to it cost a syscall per possible descriptor on each
+ *  miss. Linux lists them in ascending order and accepted sockets take the
+ *  lowest free numbers, so civetweb's is met long before the hub's (placed
+ *  high) and the listing stops there. */
 int
 gateway_takeover_find (const struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info (conn);
     if (!ri)
         return -ENOENT;
-    struct rlimit rl;
-    int limit = getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 24)
-                ? (int) rl.rlim_cur : 1 << 20;
-    /*  Accepted sockets take the lowest free numbers: searching upwards
-     *  finds civetweb's long before the hub's (placed high). */
-    for (int fd = 0; fd < limit; fd++)
-        if (is_conn (fd, ri->remote_addr, ri->remote_port, ri->server_port))
-            return fd;
-    return -ENOENT;
+    DIR *dir = opendir ("/proc/self/fd");
+    if (!dir) {
+        /*  Out of descriptors: the dup would fail as well. */
+        if (errno == EMFILE || errno == ENFILE)
+            return -errno;
+        return find_by_number (ri);
+    }
+    int own = dirfd (dir), found = -ENOENT;
+    struct dirent *e;
+    while ((e = readdir (dir))) {
+        char *end;
+        errno = 0;
+        long fd = strtol (e->d_name, &end, 10);
+        if (end == e->d_name || *end || errno || fd < 0 || fd > INT_MAX || fd == own)
+            continue;                   /* ".", "..", the listing itself */
+        if (is_conn ((int) fd, ri->remote_addr, ri->remote_port, ri->server_port)) {
+            found = (int) fd;
+            break;
+        }
+    }
+    closedir (dir);
+    return found;
 }
 
 int

@@ -13,6 +13,7 @@
  *  the other. Waiting is hsn_wait_until or a read with a deadline.
  */
 #include "gateway/gateway_hub.h"
+#include "gateway/gateway_reply.h"
 #include "gateway/gateway_sse.h"
 #include "gateway/gateway_takeover.h"
 #include "agent-bus/agentbus_service.h"
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,9 +209,14 @@ START_TEST (events_and_answers_are_rendered_as_specified)
                       "id: h-1-0\nevent: message\ndata: {\"id\":\"h-1-0\",\"payload\":{\"n\":0}}\n\n"
                       "id: n-2-0\nevent: message\ndata: {\"id\":\"n-2-0\",\"payload\":{\"n\":1}}\n\n");
     gateway_json_buf_reset (&out);
-    ck_assert_int_eq (gateway_sse_messages_json (sb.data, sb.size, &out, &count), 0);
+    ck_assert_int_eq (gateway_sse_messages_json (sb.data, sb.size, 10, &out, &count), 0);
     ck_assert_str_eq (out.data, "{\"messages\":[{\"id\":\"h-1-0\",\"payload\":{\"n\":0}},"
                                 "{\"id\":\"n-2-0\",\"payload\":{\"n\":1}}]}");
+    /*  A long-poll's max: only the first ones. */
+    gateway_json_buf_reset (&out);
+    ck_assert_int_eq (gateway_sse_messages_json (sb.data, sb.size, 1, &out, &count), 0);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (out.data, "{\"messages\":[{\"id\":\"h-1-0\",\"payload\":{\"n\":0}}]}");
     /*  An id with a line break would end the field early: not written. */
     msgpack_sbuffer_clear (&sb);
     const char *bad[] = { "h-1\ndata: x" };
@@ -243,6 +250,23 @@ START_TEST (events_and_answers_are_rendered_as_specified)
     ck_assert (strstr (out.data, "HTTP/1.1 503 Service Unavailable\r\n"));
     ck_assert (strstr (out.data, "{\"success\":false,\"error\":{\"code\":\"unavailable\","
                                  "\"message\":\"down\"}"));
+    /*  Every status a hub error can carry has its phrase (the one the
+     *  gateway's other answers use). */
+    const struct { int status; const char *line; } lines[] = {
+        { 403, "HTTP/1.1 403 Forbidden\r\n" }, { 409, "HTTP/1.1 409 Conflict\r\n" },
+        { 429, "HTTP/1.1 429 Too Many Requests\r\n" }, { 401, "HTTP/1.1 401 Unauthorized\r\n" },
+        { 408, "HTTP/1.1 408 Request Timeout\r\n" },
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        gateway_json_buf_reset (&out);
+        gateway_sse_response (&out, lines[i].status, "rid-3", NULL, hsn_now_us (), NULL, 0,
+                              "x", NULL);
+        ck_assert_msg (strncmp (out.data, lines[i].line, strlen (lines[i].line)) == 0, "%s",
+                       out.data);
+    }
+#define X(name, num, str, http) ck_assert_str_ne (gateway_reply_reason (http), "Unknown");
+    HSN_STATUSES (X)
+#undef X
     gateway_json_buf_free (&out);
     msgpack_sbuffer_destroy (&sb);
 }
@@ -280,6 +304,33 @@ bus_close (void *arg)
     agentbus_service_destroy (&bus);
 }
 
+/*  "hold" stops the replica's thread until released is set: requests
+ *  reach the bus but wait to be handled. */
+static int holding, released;
+
+static bool
+flag_set (void *arg)
+{
+    return __atomic_load_n ((int *) arg, __ATOMIC_ACQUIRE) != 0;
+}
+
+static const char *
+bus_command (const char *cmd, void *arg)
+{
+    if (strcmp (cmd, "hold") != 0)
+        return "unknown";
+    __atomic_store_n (&holding, 1, __ATOMIC_RELEASE);
+    return hsn_wait_until (flag_set, &released, 10000) ? "released" : "timed out";
+}
+
+static void *
+hold_bus (void *arg)
+{
+    char *answer = hsn_rig_command (rig, "hold");
+    zstr_free (&answer);
+    return NULL;
+}
+
 /*  Redis, the bus behind a broker, and a hub on that broker whose wake
  *  subscription goes to wake_url (NULL: the test's Redis). */
 static void
@@ -292,7 +343,8 @@ start_hub_ka (uint32_t max_clients, const char *wake_url, uint32_t keepalive_ms)
                               .max_queue = 1000, .visibility_ms = 30000, .max_deliveries = 5,
                               .dlq_max = 100, .reaper_ms = 1000 };
     bus_cfg = cfg;
-    hsn_rig_config_t rcfg = { HSN_SERVICE_AGENT_BUS, 1000, bus_open, bus_close, NULL, NULL };
+    hsn_rig_config_t rcfg = { HSN_SERVICE_AGENT_BUS, 1000, bus_open, bus_close, bus_command,
+                              NULL };
     rig = hsn_rig_start (&rcfg);
     ck_assert_ptr_nonnull (rig);
     /*  The broker's tcp side takes clients as its inproc side does. */
@@ -344,17 +396,23 @@ send_to (const char *agent, const char *payload)
 
 /*  Hand the hub one end of a socketpair; the test keeps the other. */
 static peer_t *
-add_client (gateway_hub_kind_t kind, const char *agent, int wait_ms)
+add_client_max (gateway_hub_kind_t kind, const char *agent, int wait_ms, uint32_t max)
 {
     int sv[2];
     ck_assert_int_eq (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ck_assert_int_eq (gateway_hub_reserve (hub), 0);
-    gateway_hub_client_t c = { kind, sv[0], agent, 10, hsn_now_ms () + wait_ms, "req-1",
+    gateway_hub_client_t c = { kind, sv[0], agent, max, hsn_now_ms () + wait_ms, "req-1",
                                hsn_now_us (), NULL };
     ck_assert_int_eq (gateway_hub_add (hub, &c), 0);
     peer_t *p = (peer_t *) calloc (1, sizeof *p);
     p->fd = sv[1];
     return p;
+}
+
+static peer_t *
+add_client (gateway_hub_kind_t kind, const char *agent, int wait_ms)
+{
+    return add_client_max (kind, agent, wait_ms, 10);
 }
 
 static void
@@ -457,6 +515,58 @@ START_TEST (without_wakes_rechecks_still_deliver)
 }
 END_TEST
 
+typedef struct {
+    const uint64_t *counter;
+    uint64_t value;
+} count_t;
+
+static bool
+counted (void *arg)
+{
+    count_t *c = (count_t *) arg;
+    return hsn_counter_get (c->counter) >= c->value;
+}
+
+static int
+occurrences (const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr (hay, needle); p; p = strstr (p + 1, needle))
+        n++;
+    return n;
+}
+
+START_TEST (a_receive_whose_client_left_goes_to_the_next_within_its_max)
+{
+    /*  A receive is issued for a long-poll with max 10 and held at the bus;
+     *  that client leaves; the only one left asked for at most 2. */
+    start_hub (100, NULL);
+    count_t receives = { hsn_metrics_counter (metrics, "gateway.hub.receives"), 1 };
+    count_t handoffs = { hsn_metrics_counter (metrics, "gateway.hub.handoffs"), 2 };
+    count_t gone = { hsn_metrics_counter (metrics, "gateway.hub.closed_gone"), 1 };
+    for (int i = 0; i < 5; i++)
+        send_to ("fb", "queued");
+    holding = released = 0;
+    pthread_t holder;
+    ck_assert_int_eq (pthread_create (&holder, NULL, hold_bus, NULL), 0);
+    ck_assert (hsn_wait_until (flag_set, &holding, 5000));
+    peer_t *big = add_client_max (GATEWAY_HUB_LONGPOLL, "fb", 20000, 10);
+    ck_assert (hsn_wait_until (counted, &receives, 5000));
+    peer_t *small = add_client_max (GATEWAY_HUB_LONGPOLL, "fb", 20000, 2);
+    ck_assert (hsn_wait_until (counted, &handoffs, 5000));
+    peer_close (&big);
+    ck_assert (hsn_wait_until (counted, &gone, 5000));
+    __atomic_store_n (&released, 1, __ATOMIC_RELEASE);
+    pthread_join (holder, NULL);
+    ck_assert (wait_eof (small, 10000));
+    ck_assert_msg (strstr (small->buf, "HTTP/1.1 200 OK\r\n"), "%s", small->buf);
+    ck_assert_msg (occurrences (small->buf, "\"payload\":\"queued\"") == 2, "%s", small->buf);
+    peer_close (&small);
+    ck_assert (hsn_wait_until (hub_empty, NULL, 5000));
+    stop_hub ();
+}
+END_TEST
+
 START_TEST (a_client_that_takes_nothing_is_closed)
 {
     /*  Keepalive ticks every 200 ms: a stream holding unsent bytes that
@@ -494,6 +604,7 @@ suite (void)
     tcase_add_test (tc, a_lost_subscription_comes_back_and_nothing_is_missed);
     tcase_add_test (tc, without_wakes_rechecks_still_deliver);
     tcase_add_test (tc, a_client_that_takes_nothing_is_closed);
+    tcase_add_test (tc, a_receive_whose_client_left_goes_to_the_next_within_its_max);
     suite_add_tcase (s, tc);
     return s;
 }
