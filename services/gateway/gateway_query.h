@@ -44,19 +44,15 @@ int gateway_query_rows (const hsn_env_t *env, gateway_json_buf_t *d);
 int gateway_query_run_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool *cached,
                             uint64_t *ttl);
 
-/*  The ETag of the data in d (gateway_query_etag of its CRC). */
+/*  The ETag of the data in d (gateway_reply_etag of its CRC); etag holds 40. */
 void gateway_query_data_etag (const gateway_json_buf_t *d, char *etag);
 
 /*  GET /api/queries/{name}?... (gateway_query_get.c). */
 void gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t nlen);
 
-/*  Strong ETag of data[0..len) as the gateway computes it for every
- *  envelope (CRC-32 and length), from its CRC. out holds 40 bytes. */
-void gateway_query_etag (uint32_t crc, size_t len, char *out);
-
 /*  200 with data[0..len) (JSON text, not inside req->body) and meta
  *  "cached" (cached: 1 true, 0 false, -1 left out); etag (from
- *  gateway_query_etag) covers the data. */
+ *  gateway_reply_etag) covers the data. */
 void gateway_query_reply_ok (gateway_req_t *req, const char *data, size_t len, int cached,
                              const char *etag);
 

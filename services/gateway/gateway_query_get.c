@@ -155,7 +155,7 @@ gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t 
     if (nklen && gateway_near_get (near, nkey, nklen, now, &t->json, &prefix, &expires) == 0) {
         size_t dlen = prefix.len - GATEWAY_ENVELOPE_HEAD_LEN;
         set_max_age (req, cc, sizeof cc, (uint64_t) ((expires - now + 999) / 1000));
-        gateway_query_etag (prefix.data_crc, dlen, etag);
+        gateway_reply_etag (prefix.data_crc, dlen, etag, 40);
         gateway_query_reply_ok (req, prefix.text + GATEWAY_ENVELOPE_HEAD_LEN, dlen, 1, etag);
         return;
     }

@@ -73,14 +73,8 @@ gateway_query_rows (const hsn_env_t *env, gateway_json_buf_t *d)
 void
 gateway_query_data_etag (const gateway_json_buf_t *d, char *etag)
 {
-    gateway_query_etag ((uint32_t) crc32 (0L, (const Bytef *) d->data, (uInt) d->len), d->len,
-                        etag);
-}
-
-void
-gateway_query_etag (uint32_t crc, size_t len, char *out)
-{
-    snprintf (out, 40, "\"%08lx%08zx\"", (unsigned long) crc, len);
+    gateway_reply_etag ((uint32_t) crc32 (0L, (const Bytef *) d->data, (uInt) d->len), d->len,
+                        etag, 40);
 }
 
 /*  ,"meta":{...}} into body. */

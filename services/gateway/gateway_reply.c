@@ -206,14 +206,19 @@ gateway_reply_reason (int status)
     }
 }
 
+void
+gateway_reply_etag (uint32_t crc, size_t len, char *out, size_t cap)
+{
+    snprintf (out, cap, "\"%08lx%08zx\"", (unsigned long) crc, len);
+}
+
 /*  Strong ETag of a representation: its CRC-32 and length. zlib's crc32
  *  runs at memory speed; with the length, accidental equality is ~2^-32
  *  per pair of versions of one resource. */
 static void
 etag_of (const void *data, size_t len, char *out, size_t cap)
 {
-    uLong crc = crc32 (0L, (const Bytef *) data, (uInt) len);
-    snprintf (out, cap, "\"%08lx%08zx\"", crc, len);
+    gateway_reply_etag ((uint32_t) crc32 (0L, (const Bytef *) data, (uInt) len), len, out, cap);
 }
 
 /*  Does If-None-Match name etag (or "*")? Weak comparison, as RFC 9110

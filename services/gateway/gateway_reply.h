@@ -141,4 +141,10 @@ void gateway_envelope_error (gateway_json_buf_t *body, const char *code, const c
 #define GATEWAY_META_MAX 200
 size_t gateway_envelope_meta (char *buf, size_t cap, const char *request_id, int64_t started_us);
 
+/*  The strong ETag the gateway gives a body of len bytes whose CRC-32 is
+ *  crc ("\"<crc><len>\"", 18 characters and a NUL): the same for a body
+ *  rendered now and for one kept rendered (near-cache), so 304s hold across
+ *  both. */
+void gateway_reply_etag (uint32_t crc, size_t len, char *out, size_t cap);
+
 #endif
