@@ -332,3 +332,17 @@ hsn_enc_error (hsn_enc_t *enc, const hsn_env_t *req, hsn_status_t status,
                    status, 1);
     hsn_enc_cstr (enc, HSN_FIELD_MESSAGE, message);
 }
+
+bool
+hsn_agent_id_valid (const char *s, size_t len)
+{
+    if (len == 0 || len > HSN_AGENT_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != ':' && c != '-')))
+            return false;
+    }
+    return true;
+}

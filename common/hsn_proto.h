@@ -65,6 +65,9 @@ uint32_t hsn_service_by_name (const char *name);
 int hsn_status_http (uint32_t status);
 /*  Is the operation safe to re-dispatch after the replica holding it died? */
 bool hsn_op_idempotent (uint32_t op);
+
+/*  Is s[0..len) an agent id or topic name (HSN_AGENT_ID_MAX)? */
+bool hsn_agent_id_valid (const char *s, size_t len);
 /*  Service that serves the operation (its high byte); 0 when unknown. */
 uint32_t hsn_op_service (uint32_t op);
 

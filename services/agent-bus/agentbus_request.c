@@ -25,7 +25,7 @@ request_id (hsn_worker_t *w, const hsn_route_t *route, const hsn_env_t *req,
         if (!required)
             return 1;
     }
-    else if (agentbus_id_valid (s, len)) {
+    else if (hsn_agent_id_valid (s, len)) {
         memcpy (out, s, len);
         out[len] = '\0';
         return 0;

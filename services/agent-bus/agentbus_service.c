@@ -57,20 +57,6 @@ ab_args_free (ab_args_t *a)
 
 /*  --- the service ------------------------------------------------------- */
 
-bool
-agentbus_id_valid (const char *s, size_t len)
-{
-    if (len == 0 || len > AGENTBUS_ID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != ':' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
 static uint64_t *
 counter (hsn_metrics_t *m, const char *name, int i)
 {

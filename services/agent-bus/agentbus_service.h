@@ -76,7 +76,7 @@ bool agentbus_service_redis_up (const agentbus_service_t *self);
 void agentbus_service_reap (agentbus_service_t *self);
 
 /*  Limits a client-controlled value must respect. */
-#define AGENTBUS_ID_MAX      128     /* agent ids and topics */
+#define AGENTBUS_ID_MAX      HSN_AGENT_ID_MAX     /* agent ids and topics */
 #define AGENTBUS_TYPE_MAX    64
 #define AGENTBUS_RECEIVE_MAX 1000
 #define AGENTBUS_ACK_MAX     1000
@@ -87,9 +87,5 @@ void agentbus_service_reap (agentbus_service_t *self);
  *  frame stays under HSN_PROTO_MAX_FRAME (one message always fits, as
  *  AGENTBUS_MAX_PAYLOAD is at most 3 MiB). */
 #define AGENTBUS_REPLY_MAX   (HSN_PROTO_MAX_FRAME - 512 * 1024)
-
-/*  Is s an agent id or topic: 1..128 of [A-Za-z0-9_.:-], first byte
- *  alphanumeric? */
-bool agentbus_id_valid (const char *s, size_t len);
 
 #endif

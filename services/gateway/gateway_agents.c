@@ -26,25 +26,10 @@
 #define DEFAULT_MAX 10
 #define MAX_IDS 1000
 
-/*  The contract's ids: 1..128 of [A-Za-z0-9_.:-], the first alphanumeric. */
-static bool
-id_valid (const char *s, size_t len)
-{
-    if (len == 0 || len > 128)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != ':' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
 static int
 check_id (gateway_req_t *req, const char *what, const char *s, size_t len)
 {
-    if (id_valid (s, len))
+    if (hsn_agent_id_valid (s, len))
         return 0;
     char message[160];
     snprintf (message, sizeof message,
@@ -154,7 +139,7 @@ read_msg_body (gw_thread_t *t, gateway_req_t *req, msg_body_t *b)
             b->has_type = true;
         }
         else if (hsn_mp_str_eq (&k, "from")) {
-            if (v.type != HSN_MP_STR || !id_valid (v.v.s.ptr, v.v.s.len))
+            if (v.type != HSN_MP_STR || !hsn_agent_id_valid (v.v.s.ptr, v.v.s.len))
                 return bad_body (req, "from must be an agent id");
             b->from = v;
             b->has_from = true;
