@@ -33,12 +33,14 @@ typedef enum {
     AB_SCRIPT__MAX
 } ab_script_t;
 
-/*  Arguments of one script call, in one growing buffer. */
+/*  The batch's script arguments: every pending request's ARGV, one after
+ *  another in one buffer kept across batches (so a request costs no
+ *  allocation once it has grown). Arguments are offsets, not pointers: the
+ *  buffer moves when it grows. */
 typedef struct {
-    char *buf;
-    size_t len, cap;
+    msgpack_sbuffer buf;
     size_t *off, *lens;
-    int n, ncap;
+    size_t n, cap;
 } ab_args_t;
 
 /*  A request that needs Redis, held until the end of the batch. */
@@ -48,7 +50,8 @@ typedef struct {
     uint64_t rid;
     uint32_t service;
     ab_script_t script;
-    ab_args_t args;                 /* the script's ARGV */
+    size_t arg0, nargs;             /* the script's ARGV: args.off[arg0 ..] */
+    size_t byte0, bytes;            /* ... and where its bytes start, how many */
     char agent[AGENTBUS_ID_MAX + 1];
     char topic[AGENTBUS_ID_MAX + 1];
     char prio;                      /* 'h', 'n', 'l' */
@@ -85,7 +88,10 @@ struct agentbus_service {
     int reaper_timer;
     char token[64];                 /* this replica's reaper lease owner */
     hsn_enc_t enc;
-    msgpack_sbuffer scratch;
+    ab_args_t args;                 /* the pending requests' ARGV */
+    const char **argv;              /* one script call's argv, for hiredis */
+    size_t *argl;
+    size_t cap_argv;
     ab_pending_t *pending;
     size_t npending, cap_pending;
     ab_call_t *calls;               /* the batch's script calls */
@@ -106,10 +112,17 @@ struct agentbus_service {
     int64_t *depth_total;
 };
 
-/*  agentbus_service.c: a script call's arguments: append bytes, append a
- *  formatted number, free. */
-void ab_args_add (ab_args_t *a, const void *data, size_t len);
-void ab_args_addf (ab_args_t *a, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/*  agentbus_service.c: the batch's arguments. add appends an argument of
+ *  len bytes; addf a formatted number; mark makes the bytes written to
+ *  a->buf since offset start (e.g. by a msgpack packer) one argument. Each
+ *  returns 0 or -ENOMEM (nothing recorded, bytes may remain: truncate).
+ *  truncate drops every argument from n on and bytes from len on; reset
+ *  empties a, keeping its memory unless large; free releases it. */
+int ab_args_add (ab_args_t *a, const void *data, size_t len);
+int ab_args_addf (ab_args_t *a, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+int ab_args_mark (ab_args_t *a, size_t start);
+void ab_args_truncate (ab_args_t *a, size_t n, size_t len);
+void ab_args_reset (ab_args_t *a);
 void ab_args_free (ab_args_t *a);
 
 /*  agentbus_request.c: validate a request and queue it, or answer it

@@ -64,6 +64,16 @@ call_add (agentbus_service_t *self, ab_script_t script, size_t start)
     return c;
 }
 
+/*  How many arguments call's EVALSHA has. */
+static size_t
+argc_of (const agentbus_service_t *self, const ab_call_t *call)
+{
+    size_t argc = call->script == AB_SCRIPT_SEND ? 5 : 3;
+    for (size_t k = 0; k < call->n; k++)
+        argc += self->pending[self->members[call->start + k]].nargs;
+    return argc;
+}
+
 /*  The batch's calls: the sends in groups, then every other request.
  *  Requests of one batch were all in flight together, so running the sends
  *  first is an order they could have had. Returns 0 or -ENOMEM. */
@@ -81,40 +91,50 @@ plan (agentbus_service_t *self)
         ab_pending_t *p = &self->pending[i];
         if (p->script != AB_SCRIPT_SEND)
             continue;
-        if (!group || group->n == GROUP_MAX || bytes + p->args.len > GROUP_BYTES) {
+        if (!group || group->n == GROUP_MAX || bytes + p->bytes > GROUP_BYTES) {
             group = call_add (self, AB_SCRIPT_SEND, m);
             bytes = 0;
         }
         self->members[m++] = i;
         group->n++;
-        bytes += p->args.len;
+        bytes += p->bytes;
     }
     for (size_t i = 0; i < n; i++)
         if (self->pending[i].script != AB_SCRIPT_SEND) {
             call_add (self, self->pending[i].script, m)->n = 1;
             self->members[m++] = i;
         }
+    /*  Room for the longest call's argv, so appending cannot fail for it. */
+    size_t most = 0;
+    for (size_t i = 0; i < self->ncalls; i++) {
+        size_t argc = argc_of (self, &self->calls[i]);
+        most = argc > most ? argc : most;
+    }
+    size_t cap = self->cap_argv;
+    if (grow ((void **) &self->argv, &cap, most, sizeof *self->argv)
+        || grow ((void **) &self->argl, &self->cap_argv, most, sizeof *self->argl))
+        return -ENOMEM;
     return 0;
 }
 
-static void
+/*  Append call's EVALSHA to hiredis's output buffer, its argv in
+ *  self->argv (sized by plan). Returns 0, or -ENOMEM when hiredis could
+ *  not format it (nothing appended). */
+static int
 append (agentbus_service_t *self, redisContext *c, const ab_call_t *call)
 {
-    int argc = 3;
-    for (size_t k = 0; k < call->n; k++)
-        argc += self->pending[self->members[call->start + k]].args.n;
+    size_t argc = argc_of (self, call);
+    assert (argc <= self->cap_argv);
+    const char **argv = self->argv;
+    size_t *lens = self->argl;
     bool send = call->script == AB_SCRIPT_SEND;
-    argc += send ? 2 : 0;
-    const char **argv = (const char **) malloc ((size_t) argc * sizeof *argv);
-    size_t *lens = (size_t *) malloc ((size_t) argc * sizeof *lens);
-    assert (argv && lens);
     argv[0] = "EVALSHA";
     lens[0] = 7;
     argv[1] = self->sha[call->script];
     lens[1] = AB_SHA_LEN;
     argv[2] = "0";
     lens[2] = 1;
-    int at = 3;
+    size_t at = 3;
     char bounds[2][16];
     if (send) {
         lens[at] = (size_t) snprintf (bounds[0], sizeof bounds[0], "%u", self->cfg.max_queue);
@@ -122,16 +142,16 @@ append (agentbus_service_t *self, redisContext *c, const ab_call_t *call)
         lens[at] = (size_t) snprintf (bounds[1], sizeof bounds[1], "%u", self->cfg.max_agents);
         argv[at++] = bounds[1];
     }
+    const ab_args_t *a = &self->args;
     for (size_t k = 0; k < call->n; k++) {
-        const ab_args_t *a = &self->pending[self->members[call->start + k]].args;
-        for (int i = 0; i < a->n; i++) {
-            argv[at] = a->buf + a->off[i];
+        const ab_pending_t *p = &self->pending[self->members[call->start + k]];
+        for (size_t i = p->arg0; i < p->arg0 + p->nargs; i++) {
+            argv[at] = a->buf.data + a->off[i];
             lens[at++] = a->lens[i];
         }
     }
-    redisAppendCommandArgv (c, argc, argv, lens);
-    free (argv);
-    free (lens);
+    assert (at == argc);
+    return redisAppendCommandArgv (c, (int) argc, argv, lens) == REDIS_OK ? 0 : -ENOMEM;
 }
 
 /*  A send group's reply: two entries per message, in order. */
@@ -160,8 +180,15 @@ pass (agentbus_service_t *self, redisContext *c, hsn_worker_t *w, bool retry_onl
 {
     for (size_t i = 0; i < self->ncalls; i++) {
         ab_call_t *call = &self->calls[i];
-        if (!call->answered && (!retry_only || call->retry))
-            append (self, c, call);
+        if (call->answered || (retry_only && !call->retry) || append (self, c, call) == 0)
+            continue;
+        /*  Not sent, so no reply to read for it. */
+        call->answered = true;
+        for (size_t k = 0; k < call->n; k++) {
+            ab_pending_t *p = &self->pending[self->members[call->start + k]];
+            ab_reply_error (self, w, p, HSN_STATUS_INTERNAL, "out of memory");
+            p->answered = true;
+        }
     }
     int noscript = 0;
     for (size_t i = 0; i < self->ncalls; i++) {
@@ -224,8 +251,8 @@ ab_pipeline_run (agentbus_service_t *self, hsn_worker_t *w)
                             !planned ? "out of memory"
                             : rc < 0 ? "the agent bus's Redis is unreachable"
                                      : "Redis does not keep the bus's scripts");
-        ab_args_free (&p->args);
     }
+    ab_args_reset (&self->args);
     self->npending = 0;
     self->ncalls = 0;
 }

@@ -71,14 +71,39 @@ pending_add (agentbus_service_t *self, ab_script_t script, const hsn_route_t *ro
     p->rid = req->rid;
     p->service = req->service;
     p->script = script;
+    p->arg0 = self->args.n;
+    p->byte0 = self->args.buf.size;
     return p;
 }
 
+/*  Take back p, the last request queued, and its arguments. */
 static void
+pending_drop (agentbus_service_t *self, ab_pending_t *p)
+{
+    assert (p == &self->pending[self->npending - 1]);
+    ab_args_truncate (&self->args, p->arg0, p->byte0);
+    self->npending--;
+}
+
+/*  p, the last request queued, has all its arguments (rc 0): count them.
+ *  Or adding one failed (rc -ENOMEM): take p back and answer 500. */
+static void
+pending_done (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
+              const hsn_env_t *req, ab_pending_t *p, int rc)
+{
+    if (rc) {
+        pending_drop (self, p);
+        hsn_worker_reply_error (w, route, req, HSN_STATUS_INTERNAL, "out of memory");
+        return;
+    }
+    p->nargs = self->args.n - p->arg0;
+    p->bytes = self->args.buf.size - p->byte0;
+}
+
+static int
 pack_str (msgpack_packer *pk, const char *s, size_t len)
 {
-    msgpack_pack_str (pk, len);
-    msgpack_pack_str_body (pk, s, len);
+    return msgpack_pack_str (pk, len) | msgpack_pack_str_body (pk, s, len);
 }
 
 /*  Send, publish, broadcast: validate the message and queue the script
@@ -137,33 +162,6 @@ ab_message (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
                                 "the agent bus's Redis is unreachable");
         return;
     }
-    /*  The stored message: the fields given, as the receiver will see
-     *  them; id, to, priority, created and deliveries are added on the way
-     *  out. */
-    msgpack_sbuffer *sb = &self->scratch;
-    msgpack_sbuffer_clear (sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1 + (has_from == 0) + publish + (type != NULL) + has_ttl);
-    if (has_from == 0) {
-        pack_str (&pk, "from", 4);
-        pack_str (&pk, from, strlen (from));
-    }
-    if (publish) {
-        pack_str (&pk, "topic", 5);
-        pack_str (&pk, topic, strlen (topic));
-    }
-    if (type) {
-        pack_str (&pk, "type", 4);
-        pack_str (&pk, type, type_len);
-    }
-    if (has_ttl) {
-        pack_str (&pk, "ttl", 3);
-        msgpack_pack_uint64 (&pk, ttl);
-    }
-    pack_str (&pk, "payload", 7);
-    msgpack_sbuffer_write (sb, (const char *) payload->raw, payload->raw_len);
-
     ab_pending_t *p = pending_add (self, send ? AB_SCRIPT_SEND : AB_SCRIPT_FANOUT, route, req);
     if (!p) {
         hsn_worker_reply_error (w, route, req, HSN_STATUS_INTERNAL, "out of memory");
@@ -172,21 +170,42 @@ ab_message (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *route,
     memcpy (p->agent, agent, sizeof agent);
     memcpy (p->topic, topic, sizeof topic);
     p->prio = prio;
+    ab_args_t *a = &self->args;
+    int rc;
     if (send)
-        ab_args_add (&p->args, agent, strlen (agent));
+        rc = ab_args_add (a, agent, strlen (agent));
     else if (publish)
-        ab_args_addf (&p->args, "sub:%s", topic);
+        rc = ab_args_addf (a, "sub:%s", topic);
     else
-        ab_args_add (&p->args, "agents", 6);
-    ab_args_add (&p->args, &prio, 1);
-    ab_args_add (&p->args, sb->data, sb->size);
-    ab_args_addf (&p->args, "%llu", (unsigned long long) ttl);
+        rc = ab_args_add (a, "agents", 6);
+    rc |= ab_args_add (a, &prio, 1);
+    /*  The stored message, packed straight into the arguments (the
+     *  payload's bytes copied once on their way to hiredis): the fields
+     *  given, as the receiver will see them; id, to, priority, created and
+     *  deliveries are added on the way out. */
+    size_t start = a->buf.size;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->buf, msgpack_sbuffer_write);
+    rc |= msgpack_pack_map (&pk, 1 + (has_from == 0) + publish + (type != NULL) + has_ttl);
+    if (has_from == 0)
+        rc |= pack_str (&pk, "from", 4) | pack_str (&pk, from, strlen (from));
+    if (publish)
+        rc |= pack_str (&pk, "topic", 5) | pack_str (&pk, topic, strlen (topic));
+    if (type)
+        rc |= pack_str (&pk, "type", 4) | pack_str (&pk, type, type_len);
+    if (has_ttl)
+        rc |= pack_str (&pk, "ttl", 3) | msgpack_pack_uint64 (&pk, ttl);
+    rc |= pack_str (&pk, "payload", 7);
+    rc |= msgpack_sbuffer_write (&a->buf, (const char *) payload->raw, payload->raw_len);
+    rc |= rc ? 0 : ab_args_mark (a, start);
+    rc |= ab_args_addf (a, "%llu", (unsigned long long) ttl);
     /*  A send's four arguments go into its group's script call, which
      *  carries the bounds once (agentbus_pipeline.c). */
-    if (send)
-        return;
-    ab_args_addf (&p->args, "%u", self->cfg.max_queue);
-    ab_args_addf (&p->args, "%u", self->cfg.max_agents);
+    if (!send) {
+        rc |= ab_args_addf (a, "%u", self->cfg.max_queue);
+        rc |= ab_args_addf (a, "%u", self->cfg.max_agents);
+    }
+    pending_done (self, w, route, req, p, rc ? -ENOMEM : 0);
 }
 
 void
@@ -211,12 +230,14 @@ ab_subscription (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *r
     }
     memcpy (p->agent, agent, sizeof agent);
     memcpy (p->topic, topic, sizeof topic);
-    ab_args_add (&p->args, topic, strlen (topic));
-    ab_args_add (&p->args, agent, strlen (agent));
+    ab_args_t *a = &self->args;
+    int rc = ab_args_add (a, topic, strlen (topic));
+    rc |= ab_args_add (a, agent, strlen (agent));
     if (sub) {
-        ab_args_addf (&p->args, "%u", self->cfg.max_agents);
-        ab_args_addf (&p->args, "%u", self->cfg.max_subscriptions);
+        rc |= ab_args_addf (a, "%u", self->cfg.max_agents);
+        rc |= ab_args_addf (a, "%u", self->cfg.max_subscriptions);
     }
+    pending_done (self, w, route, req, p, rc ? -ENOMEM : 0);
 }
 
 /*  An ack id: <h|n|l>-<ms>-<seq>, each number 1..20 digits. Returns the
@@ -288,35 +309,37 @@ ab_agent_op (agentbus_service_t *self, hsn_worker_t *w, const hsn_route_t *route
         return;
     }
     memcpy (p->agent, agent, sizeof agent);
+    ab_args_t *a = &self->args;
+    int rc = 0;
     if (script != AB_SCRIPT_LIST)
-        ab_args_add (&p->args, agent, strlen (agent));
+        rc |= ab_args_add (a, agent, strlen (agent));
     if (script != AB_SCRIPT_ACK)
-        ab_args_addf (&p->args, "%llu", (unsigned long long) max);
+        rc |= ab_args_addf (a, "%llu", (unsigned long long) max);
     if (script == AB_SCRIPT_RECEIVE) {
-        ab_args_addf (&p->args, "%u", self->cfg.visibility_ms);
-        ab_args_addf (&p->args, "%u", self->cfg.max_deliveries);
-        ab_args_addf (&p->args, "%u", self->cfg.dlq_max);
+        rc |= ab_args_addf (a, "%u", self->cfg.visibility_ms);
+        rc |= ab_args_addf (a, "%u", self->cfg.max_deliveries);
+        rc |= ab_args_addf (a, "%u", self->cfg.dlq_max);
     }
     if (script == AB_SCRIPT_RECEIVE || script == AB_SCRIPT_DEAD)
-        ab_args_addf (&p->args, "%u", self->cfg.reply_max);
+        rc |= ab_args_addf (a, "%u", self->cfg.reply_max);
     if (script == AB_SCRIPT_RECEIVE)
-        ab_args_addf (&p->args, "%u", self->cfg.max_agents);
-    if (script != AB_SCRIPT_ACK)
-        return;
-    const hsn_mp_obj_t *arr = &req->fields[HSN_FIELD_IDS];
-    hsn_mp_reader_t r;
-    hsn_mp_reader_of (&r, arr);
-    for (uint32_t i = 0; i < arr->v.c.count; i++) {
-        hsn_mp_obj_t id;
-        size_t at;
-        if (hsn_mp_get (&r, &id, 1) || id.type != HSN_MP_STR
-            || !(at = ack_id_valid (id.v.s.ptr, id.v.s.len))) {
-            ab_args_free (&p->args);
-            self->npending--;
-            bad (w, route, req, "each id must be a message id like h-1732665600000-0");
-            return;
+        rc |= ab_args_addf (a, "%u", self->cfg.max_agents);
+    if (script == AB_SCRIPT_ACK) {
+        const hsn_mp_obj_t *arr = &req->fields[HSN_FIELD_IDS];
+        hsn_mp_reader_t r;
+        hsn_mp_reader_of (&r, arr);
+        for (uint32_t i = 0; i < arr->v.c.count && !rc; i++) {
+            hsn_mp_obj_t id;
+            size_t at;
+            if (hsn_mp_get (&r, &id, 1) || id.type != HSN_MP_STR
+                || !(at = ack_id_valid (id.v.s.ptr, id.v.s.len))) {
+                pending_drop (self, p);
+                bad (w, route, req, "each id must be a message id like h-1732665600000-0");
+                return;
+            }
+            rc |= ab_args_add (a, id.v.s.ptr, 1);
+            rc |= ab_args_add (a, id.v.s.ptr + at, id.v.s.len - at);
         }
-        ab_args_add (&p->args, id.v.s.ptr, 1);
-        ab_args_add (&p->args, id.v.s.ptr + at, id.v.s.len - at);
     }
+    pending_done (self, w, route, req, p, rc ? -ENOMEM : 0);
 }

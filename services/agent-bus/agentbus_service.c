@@ -13,28 +13,41 @@ static int64_t dummy_gauge;
 
 /*  --- script arguments ------------------------------------------------- */
 
-void
-ab_args_add (ab_args_t *a, const void *data, size_t len)
+/*  Above this the buffer is released after the batch rather than kept: a
+ *  batch of large payloads should not pin its memory for good. */
+#define AB_ARGS_KEEP (4 * 1024 * 1024)
+
+int
+ab_args_mark (ab_args_t *a, size_t start)
 {
-    if (a->n == a->ncap) {
-        a->ncap = a->ncap ? a->ncap * 2 : 8;
-        a->off = (size_t *) realloc (a->off, (size_t) a->ncap * sizeof *a->off);
-        a->lens = (size_t *) realloc (a->lens, (size_t) a->ncap * sizeof *a->lens);
-        assert (a->off && a->lens);
+    assert (start <= a->buf.size);
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        size_t *off = (size_t *) realloc (a->off, cap * sizeof *off);
+        if (!off)
+            return -ENOMEM;
+        a->off = off;
+        size_t *lens = (size_t *) realloc (a->lens, cap * sizeof *lens);
+        if (!lens)
+            return -ENOMEM;
+        a->lens = lens;
+        a->cap = cap;
     }
-    if (a->len + len > a->cap) {
-        a->cap = (a->len + len) * 2 + 64;
-        a->buf = (char *) realloc (a->buf, a->cap);
-        assert (a->buf);
-    }
-    if (len)
-        memcpy (a->buf + a->len, data, len);
-    a->off[a->n] = a->len;
-    a->lens[a->n++] = len;
-    a->len += len;
+    a->off[a->n] = start;
+    a->lens[a->n++] = a->buf.size - start;
+    return 0;
 }
 
-void
+int
+ab_args_add (ab_args_t *a, const void *data, size_t len)
+{
+    size_t start = a->buf.size;
+    if (len && msgpack_sbuffer_write (&a->buf, (const char *) data, len))
+        return -ENOMEM;
+    return ab_args_mark (a, start);
+}
+
+int
 ab_args_addf (ab_args_t *a, const char *fmt, ...)
 {
     char buf[64];
@@ -43,13 +56,32 @@ ab_args_addf (ab_args_t *a, const char *fmt, ...)
     int n = vsnprintf (buf, sizeof buf, fmt, ap);
     va_end (ap);
     assert (n >= 0 && (size_t) n < sizeof buf);
-    ab_args_add (a, buf, (size_t) n);
+    return ab_args_add (a, buf, (size_t) n);
+}
+
+void
+ab_args_truncate (ab_args_t *a, size_t n, size_t len)
+{
+    assert (n <= a->n && len <= a->buf.size);
+    a->n = n;
+    a->buf.size = len;
+}
+
+void
+ab_args_reset (ab_args_t *a)
+{
+    if (a->buf.alloc > AB_ARGS_KEEP) {
+        msgpack_sbuffer_destroy (&a->buf);
+        msgpack_sbuffer_init (&a->buf);
+    }
+    a->n = 0;
+    a->buf.size = 0;
 }
 
 void
 ab_args_free (ab_args_t *a)
 {
-    free (a->buf);
+    msgpack_sbuffer_destroy (&a->buf);
     free (a->off);
     free (a->lens);
     memset (a, 0, sizeof *a);
@@ -85,7 +117,7 @@ agentbus_service_new (const agentbus_config_t *cfg, zloop_t *loop, char *err, si
         return NULL;
     }
     hsn_enc_init (&self->enc);
-    msgpack_sbuffer_init (&self->scratch);
+    msgpack_sbuffer_init (&self->args.buf);
     char host[64] = "";
     gethostname (host, sizeof host - 1);
     snprintf (self->token, sizeof self->token, "%.32s:%d:%08x", host, (int) getpid (),
@@ -116,14 +148,14 @@ agentbus_service_destroy (agentbus_service_t **self_p)
     agentbus_service_t *self = *self_p;
     if (self->reaper_timer >= 0)
         zloop_timer_end (self->loop, self->reaper_timer);
-    for (size_t i = 0; i < self->npending; i++)
-        ab_args_free (&self->pending[i].args);
+    ab_args_free (&self->args);
+    free (self->argv);
+    free (self->argl);
     free (self->pending);
     free (self->calls);
     free (self->members);
     hsn_rconn_destroy (&self->redis);
     hsn_enc_release (&self->enc);
-    msgpack_sbuffer_destroy (&self->scratch);
     free (self);
     *self_p = NULL;
 }

@@ -2,6 +2,8 @@
 #include "query_catalog.h"
 #include "query_sqlscan.h"
 
+#include <czmq.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -302,6 +304,13 @@ finish_block (parser_t *p)
     if (len == 0)
         return fail (p, d->line, "query '%s' has no SQL", d->name);
     d->sql = strndup (p->sql, len);
+    /*  Digested once here, so a cache key hashes 20 bytes, not the text. */
+    zdigest_t *digest = d->sql ? zdigest_new () : NULL;
+    if (!digest)
+        return fail (p, d->line, "query '%s': out of memory", d->name);
+    zdigest_update (digest, (const byte *) d->sql, len);
+    memcpy (d->sql_digest, zdigest_data (digest), sizeof d->sql_digest);
+    zdigest_destroy (&digest);
     uint64_t used;
     unsigned bad = 0;
     if (placeholders (d->sql, &used, &bad))

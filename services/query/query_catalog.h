@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #define QUERY_NAME_MAX     63      /* bytes; a PostgreSQL identifier's limit */
+#define QUERY_SQL_DIGEST_LEN 20    /* SHA-1 */
 #define QUERY_PARAMS_MAX   32
 #define QUERY_TAGS_MAX     16
 #define QUERY_CACHE_MAX    86400   /* seconds */
@@ -68,6 +69,7 @@ typedef struct {
     size_t ntags;
     bool writes;
     char *sql;                  /* one statement, no trailing ';' */
+    uint8_t sql_digest[QUERY_SQL_DIGEST_LEN];   /* SHA-1 of sql: its part of a cache key */
 } query_def_t;
 
 typedef struct query_catalog query_catalog_t;

@@ -103,43 +103,59 @@ flight_complete (flight_t *f)
     query_flight_free (f);
 }
 
-/*  The cache key of f: "<name>:<sha1 hex>" of [sql, [[type, text|nil]...]]. */
-static char *
-cache_key (const query_def_t *def, const query_bind_t *b)
+/*  "<name>:" and 40 hex digits. */
+#define KEY_MAX (QUERY_NAME_MAX + 1 + 2 * QUERY_SQL_DIGEST_LEN)
+
+/*  The cache key of def run with b, in key: "<name>:<sha1 hex>" of msgpack
+ *  [sql digest (bin), [[type, text|nil]...]] -- the SQL's digest made at
+ *  catalog load stands for its text, so a changed SQL still gets new keys.
+ *  Returns 0, or -ENOMEM. */
+static int
+cache_key (query_service_t *svc, const query_def_t *def, const query_bind_t *b,
+           char key[KEY_MAX + 1])
 {
-    msgpack_sbuffer sb;
+    msgpack_sbuffer *sb = &svc->keybuf;
+    msgpack_sbuffer_clear (sb);
     msgpack_packer pk;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 2);
-    msgpack_pack_str (&pk, strlen (def->sql));
-    msgpack_pack_str_body (&pk, def->sql, strlen (def->sql));
-    msgpack_pack_array (&pk, def->nparams);
+    msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_array (&pk, 2);
+    rc |= msgpack_pack_bin (&pk, sizeof def->sql_digest);
+    rc |= msgpack_pack_bin_body (&pk, def->sql_digest, sizeof def->sql_digest);
+    rc |= msgpack_pack_array (&pk, def->nparams);
     for (size_t i = 0; i < def->nparams; i++) {
         const char *t = query_type_name (def->params[i].type);
-        msgpack_pack_array (&pk, 2);
-        msgpack_pack_str (&pk, strlen (t));
-        msgpack_pack_str_body (&pk, t, strlen (t));
+        rc |= msgpack_pack_array (&pk, 2);
+        rc |= msgpack_pack_str (&pk, strlen (t));
+        rc |= msgpack_pack_str_body (&pk, t, strlen (t));
         if (b->values[i]) {
-            msgpack_pack_str (&pk, strlen (b->values[i]));
-            msgpack_pack_str_body (&pk, b->values[i], strlen (b->values[i]));
+            rc |= msgpack_pack_str (&pk, strlen (b->values[i]));
+            rc |= msgpack_pack_str_body (&pk, b->values[i], strlen (b->values[i]));
         }
         else
-            msgpack_pack_nil (&pk);
+            rc |= msgpack_pack_nil (&pk);
     }
-    zdigest_t *d = zdigest_new ();
-    char *key = NULL;
-    if (d) {
-        zdigest_update (d, (const byte *) sb.data, sb.size);
-        const char *hex = zdigest_string (d);
-        key = zsys_sprintf ("%s:%s", def->name, hex);
-        for (char *p = key ? key + strlen (def->name) + 1 : NULL; p && *p; p++)
-            if (*p >= 'A' && *p <= 'F')
-                *p = (char) (*p - 'A' + 'a');
-        zdigest_destroy (&d);
+    zdigest_t *d = rc ? NULL : zdigest_new ();
+    if (!d)
+        return -ENOMEM;
+    zdigest_update (d, (const byte *) sb->data, sb->size);
+    const byte *h = zdigest_data (d);
+    size_t n = strlen (def->name);
+    assert (n <= QUERY_NAME_MAX && zdigest_size (d) == QUERY_SQL_DIGEST_LEN);
+    memcpy (key, def->name, n);
+    key[n++] = ':';
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < QUERY_SQL_DIGEST_LEN; i++) {
+        key[n++] = hex[h[i] >> 4];
+        key[n++] = hex[h[i] & 15];
     }
-    msgpack_sbuffer_destroy (&sb);
-    return key;
+    key[n] = '\0';
+    zdigest_destroy (&d);
+    /*  A large value should not pin its memory until the next one. */
+    if (sb->alloc > 64 * 1024) {
+        msgpack_sbuffer_destroy (sb);
+        msgpack_sbuffer_init (sb);
+    }
+    return 0;
 }
 
 static void on_job (query_job_t *job, void *arg);
@@ -358,16 +374,16 @@ query_member_start (member_t *m)
     request_t *r = m->req;
     query_service_t *svc = r->svc;
     const query_def_t *d = m->def;
-    char *key = NULL;
+    char key[KEY_MAX + 1];
+    bool keyed = false;
     if (d && d->cache_s && svc->cache) {
-        key = cache_key (d, &m->bind);
-        flight_t *f = key ? (flight_t *) zhashx_lookup (svc->flights, key) : NULL;
+        keyed = cache_key (svc, d, &m->bind, key) == 0;
+        flight_t *f = keyed ? (flight_t *) zhashx_lookup (svc->flights, key) : NULL;
         /*  Only a flight started after this replica's last invalidation:
          *  an older one may read from before a write already answered,
          *  which this member may have seen. It keeps its waiters; the new
          *  flight takes the key. */
         if (f && f->inval_seq == svc->inval_seq) {
-            free (key);
             hsn_counter_add (svc->coalesced, 1);
             m->next_waiter = f->waiters;
             f->waiters = m;
@@ -375,8 +391,11 @@ query_member_start (member_t *m)
         }
     }
     flight_t *f = (flight_t *) calloc (1, sizeof *f);
+    if (f && keyed && !(f->key = strdup (key))) {
+        free (f);
+        f = NULL;
+    }
     if (!f) {
-        free (key);
         query_outcome_fail (&m->out, HSN_STATUS_INTERNAL, "out of memory");
         query_member_done (m);
         return;
@@ -395,13 +414,12 @@ query_member_start (member_t *m)
     f->waiters = m;
     f->out.ttl = d ? d->cache_s : 0;
     flight_link (svc, f);
-    if (!key) {
+    if (!f->key) {
         flight_execute (f);
         return;
     }
-    f->key = key;
-    zhashx_update (svc->flights, key, f);   /* the hash keeps a copy of the key */
-    if (query_cache_get (svc->cache, key, on_cache_get, f)) {
+    zhashx_update (svc->flights, f->key, f);    /* the hash keeps a copy of the key */
+    if (query_cache_get (svc->cache, f->key, on_cache_get, f)) {
         hsn_counter_add (svc->cache_errors, 1);
         f->cache_failed = true;
         flight_execute (f);

@@ -164,6 +164,7 @@ query_service_new (const query_service_config_t *cfg, query_catalog_t *catalog, 
         self->cfg.cache_timeout_ms = 1000;
     self->cfg.database_url = self->cfg.cache_endpoint = self->cfg.queries_file = NULL;
     hsn_enc_init (&self->enc);
+    msgpack_sbuffer_init (&self->keybuf);
     for (size_t i = 0; i < QUERY_NCLASSES; i++) {
         char name[64];
         snprintf (name, sizeof name, "query.errors.%s", error_classes[i]);
@@ -222,6 +223,7 @@ query_service_destroy (query_service_t **self_p)
     zhashx_destroy (&self->flights);
     query_gen_unref (&self->gen);
     hsn_enc_release (&self->enc);
+    msgpack_sbuffer_destroy (&self->keybuf);
     free (self->queries_file);
     free (self);
     *self_p = NULL;

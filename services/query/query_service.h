@@ -36,9 +36,10 @@
  *
  *  Result cache (through hsn-cache, when cache_endpoint is set): a query
  *  with `-- cache: s` is looked up in namespace "query" under
- *  "<name>:<sha1 hex of msgpack [sql, [[type, value-text|nil]...]]>" (the
- *  bound parameters in declared order, so 5 and 5.0 for an int are one key,
- *  and a changed SQL text never meets an old entry). A miss runs the query
+ *  "<name>:<sha1 hex of msgpack [sha1 of sql, [[type, value-text|nil]...]]>"
+ *  (the SQL's digest made once at catalog load; the bound parameters in
+ *  declared order, so 5 and 5.0 for an int are one key, and a changed SQL
+ *  text never meets an old entry). A miss runs the query
  *  and stores {"rows", "count"} with ttl s and the query's tags (fire and
  *  forget; skipped when this replica sent an invalidation meanwhile, so a
  *  stale result is not stored over a newer write). Identical lookups in

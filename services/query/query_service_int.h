@@ -32,6 +32,7 @@ struct query_service {
     void *live_requests;                /* every request, for destroy */
     uint64_t inval_seq;                 /* invalidations sent by this replica */
     hsn_enc_t enc;
+    msgpack_sbuffer keybuf;             /* a cache key's hashed input, reused */
     uint32_t metric_names;              /* per-query histograms registered */
     uint64_t *errors[QUERY_NCLASSES];
     uint64_t *runs, *rows, *hits, *misses, *cache_errors, *inval_errors, *coalesced,
