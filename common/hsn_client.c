@@ -17,14 +17,8 @@ hsn_client_t *
 hsn_client_new (const char *endpoint)
 {
     hsn_client_t *self = (hsn_client_t *) zmalloc (sizeof *self);
-    self->sock = zsock_new (ZMQ_DEALER);
+    self->sock = hsn_sock_dealer (endpoint);
     if (!self->sock) {
-        free (self);
-        return NULL;
-    }
-    hsn_sock_defaults (self->sock);
-    if (zsock_connect (self->sock, "%s", endpoint) < 0) {
-        zsock_destroy (&self->sock);
         free (self);
         return NULL;
     }

@@ -16,6 +16,18 @@ hsn_sock_defaults (zsock_t *sock)
     zsock_set_rcvhwm (sock, 100000);
 }
 
+zsock_t *
+hsn_sock_dealer (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!sock)
+        return NULL;
+    hsn_sock_defaults (sock);
+    if (zsock_connect (sock, "%s", endpoint) < 0)
+        zsock_destroy (&sock);
+    return sock;
+}
+
 int
 hsn_sock_sendv (void *handle, const void *const parts[], const size_t lens[],
                 size_t n, int flags)

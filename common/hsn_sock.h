@@ -11,6 +11,10 @@
  *  silently vanished peer is noticed. */
 void hsn_sock_defaults (zsock_t *sock);
 
+/*  A DEALER with hsn_sock_defaults, connected to endpoint; NULL when the
+ *  socket cannot be made or the endpoint is invalid. */
+zsock_t *hsn_sock_dealer (const char *endpoint);
+
 /*  Send the frames parts[0..n) as one multipart message. flags may hold
  *  ZMQ_DONTWAIT. Returns 0 or -errno (e.g. -EAGAIN, -EHOSTUNREACH). */
 int hsn_sock_sendv (void *handle, const void *const parts[], const size_t lens[],

@@ -58,14 +58,6 @@ query_range (gateway_req_t *req, const char *name, uint64_t lo, uint64_t hi, uin
     return 0;
 }
 
-static uint64_t
-begin (gw_thread_t *t, uint32_t op, uint32_t nfields)
-{
-    uint64_t rid = gateway_next_rid (t);
-    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_AGENT_BUS, op, 0, nfields);
-    return rid;
-}
-
 /*  Call, then answer with the reply's result document as data (201 when
  *  the bus said CREATED). */
 static void
@@ -170,7 +162,7 @@ send_message (gw_thread_t *t, gateway_req_t *req, uint32_t op, hsn_field_t targe
     if (read_msg_body (t, req, &b))
         return;
     uint32_t n = 1 + (target != 0) + b.has_priority + b.has_type + b.has_from + b.has_ttl;
-    uint64_t rid = begin (t, op, n);
+    uint64_t rid = gateway_begin (t, op, n);
     if (target)
         hsn_enc_str (&t->enc, target, name, len);
     hsn_enc_raw (&t->enc, HSN_FIELD_PAYLOAD, b.payload.raw, b.payload.raw_len);
@@ -191,7 +183,7 @@ subscription (gw_thread_t *t, gateway_req_t *req, uint32_t op, const gateway_par
     if (check_id (req, "topic", p->ptr[0], p->len[0])
         || check_id (req, "agent id", p->ptr[1], p->len[1]))
         return;
-    uint64_t rid = begin (t, op, 2);
+    uint64_t rid = gateway_begin (t, op, 2);
     hsn_enc_str (&t->enc, HSN_FIELD_TOPIC, p->ptr[0], p->len[0]);
     hsn_enc_str (&t->enc, HSN_FIELD_AGENT, p->ptr[1], p->len[1]);
     call_and_reply (t, req, rid);
@@ -241,7 +233,7 @@ receive (gw_thread_t *t, gateway_req_t *req, const char *agent, size_t len)
         return;
     /*  First here: what is there is answered without the hub, and errors
      *  (bus down) come back as they would for any route. */
-    uint64_t rid = begin (t, HSN_OP_AGENT_RECEIVE, 2);
+    uint64_t rid = gateway_begin (t, HSN_OP_AGENT_RECEIVE, 2);
     hsn_enc_str (&t->enc, HSN_FIELD_AGENT, agent, len);
     hsn_enc_uint (&t->enc, HSN_FIELD_MAX, max);
     zmq_msg_t msg;
@@ -296,7 +288,7 @@ ack (gw_thread_t *t, gateway_req_t *req, const char *agent, size_t len)
             return;
         }
     }
-    uint64_t rid = begin (t, HSN_OP_AGENT_ACK, 2);
+    uint64_t rid = gateway_begin (t, HSN_OP_AGENT_ACK, 2);
     hsn_enc_str (&t->enc, HSN_FIELD_AGENT, agent, len);
     hsn_enc_raw (&t->enc, HSN_FIELD_IDS, ids.raw, ids.raw_len);
     call_and_reply (t, req, rid);
@@ -311,7 +303,7 @@ listing (gw_thread_t *t, gateway_req_t *req, uint32_t op, const char *agent, siz
     if ((agent && check_id (req, "agent id", agent, len))
         || query_range (req, "max", 1, op == HSN_OP_AGENT_LIST ? 10000 : MAX_MAX, def_max, &max))
         return;
-    uint64_t rid = begin (t, op, 1 + (agent != NULL));
+    uint64_t rid = gateway_begin (t, op, 1 + (agent != NULL));
     if (agent)
         hsn_enc_str (&t->enc, HSN_FIELD_AGENT, agent, len);
     hsn_enc_uint (&t->enc, HSN_FIELD_MAX, max);

@@ -13,15 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/*  Start a cache request envelope in t->enc; returns its request id. */
-static uint64_t
-begin (gw_thread_t *t, uint32_t op, uint32_t nfields)
-{
-    uint64_t rid = gateway_next_rid (t);
-    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_CACHE, op, 0, nfields);
-    return rid;
-}
-
 static void
 append_uint (gateway_json_buf_t *d, const char *fmt, uint64_t v)
 {
@@ -118,7 +109,7 @@ key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     /*  A near-cache fill needs a read from Redis taken after this ticket. */
     bool fill = nklen && gateway_near_up (near);
     uint64_t ticket = fill ? gateway_near_ticket (near) : 0;
-    uint64_t rid = begin (t, HSN_OP_CACHE_GET, fill ? 3 : 2);
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_GET, fill ? 3 : 2);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
     if (fill)
@@ -195,7 +186,7 @@ key_put (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     bool has_tags = tags_rc >= 0;
     if (gateway_read_json (t, req))
         return;
-    uint64_t rid = begin (t, HSN_OP_CACHE_SET, 3 + has_ttl + has_tags);
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_SET, 3 + has_ttl + has_tags);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
     hsn_enc_raw (&t->enc, HSN_FIELD_VALUE, t->mp.data, t->mp.size);
@@ -219,7 +210,7 @@ static void
 key_delete (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
             const char *key, size_t keylen)
 {
-    uint64_t rid = begin (t, HSN_OP_CACHE_DELETE, 2);
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_DELETE, 2);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
     zmq_msg_t msg;
@@ -254,7 +245,7 @@ mget (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen)
     hsn_mp_obj_t keys;
     if (body_array (t, req, "keys", &keys))
         return;
-    uint64_t rid = begin (t, HSN_OP_CACHE_MGET, 2);
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_MGET, 2);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     hsn_enc_raw (&t->enc, HSN_FIELD_KEYS, keys.raw, keys.raw_len);
     zmq_msg_t msg;
@@ -310,7 +301,7 @@ mget (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen)
 static void
 delete_namespace (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen)
 {
-    uint64_t rid = begin (t, HSN_OP_CACHE_DELETE_NS, 1);
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_DELETE_NS, 1);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     zmq_msg_t msg;
     hsn_env_t env;
@@ -332,7 +323,7 @@ invalidate (gw_thread_t *t, gateway_req_t *req)
     hsn_mp_obj_t tags;
     if (body_array (t, req, "tags", &tags))
         return;
-    uint64_t rid = begin (t, HSN_OP_CACHE_INVALIDATE_TAGS, 1);
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_INVALIDATE_TAGS, 1);
     hsn_enc_raw (&t->enc, HSN_FIELD_TAGS, tags.raw, tags.raw_len);
     zmq_msg_t msg;
     hsn_env_t env;
@@ -352,7 +343,7 @@ invalidate (gw_thread_t *t, gateway_req_t *req)
 static void
 stats (gw_thread_t *t, gateway_req_t *req)
 {
-    uint64_t rid = begin (t, HSN_OP_CACHE_STATS, 0);
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_STATS, 0);
     zmq_msg_t msg;
     hsn_env_t env;
     if (gateway_call (t, req, rid, &msg, &env))

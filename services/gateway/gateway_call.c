@@ -40,6 +40,14 @@ gateway_next_rid (gw_thread_t *t)
     return t->client ? hsn_client_next_rid (t->client) : 0;
 }
 
+uint64_t
+gateway_begin (gw_thread_t *t, uint32_t op, uint32_t nfields)
+{
+    uint64_t rid = gateway_next_rid (t);
+    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, hsn_op_service (op), op, 0, nfields);
+    return rid;
+}
+
 int
 gateway_call_any (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
                   hsn_env_t *env)

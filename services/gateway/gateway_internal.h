@@ -34,6 +34,11 @@ typedef struct {
  *  first use: most of civetweb's threads never call a backend). */
 uint64_t gateway_next_rid (gw_thread_t *t);
 
+/*  Start a request envelope for op (its service is the op's: the high bits
+ *  of its number) with nfields body fields in t->enc; returns its request
+ *  id for gateway_call. */
+uint64_t gateway_begin (gw_thread_t *t, uint32_t op, uint32_t nfields);
+
 /*  Send the envelope in t->enc (request id rid) and decode the reply into
  *  env; on any failure (timeout, error status) answer the HTTP client and
  *  return -1. On 0 the reply frame is in *msg: the caller reads env's

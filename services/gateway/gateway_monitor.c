@@ -26,8 +26,7 @@ static int
 ask (gw_thread_t *t, gateway_req_t *req, uint32_t op, uint64_t window, zmq_msg_t *msg,
      hsn_env_t *env)
 {
-    uint64_t rid = gateway_next_rid (t);
-    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_MONITOR, op, 0, window ? 1 : 0);
+    uint64_t rid = gateway_begin (t, op, window ? 1 : 0);
     if (window)
         hsn_enc_uint (&t->enc, HSN_FIELD_WINDOW, window);
     return gateway_call (t, req, rid, msg, env);

@@ -53,7 +53,7 @@ call_and_answer_rows (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool dro
 static void
 list (gw_thread_t *t, gateway_req_t *req)
 {
-    uint64_t rid = gateway_query_begin (t, HSN_OP_QUERY_LIST, 0);
+    uint64_t rid = gateway_begin (t, HSN_OP_QUERY_LIST, 0);
     zmq_msg_t msg;
     hsn_env_t env;
     if (gateway_call_any (t, req, rid, &msg, &env))
@@ -124,7 +124,7 @@ run_post (gw_thread_t *t, gateway_req_t *req, const char *name, size_t nlen)
     if (ri->content_length != 0
         && (gateway_read_json (t, req) || body_params (t, req, &params, &has)))
         return;
-    uint64_t rid = gateway_query_begin (t, HSN_OP_QUERY_RUN, has ? 2 : 1);
+    uint64_t rid = gateway_begin (t, HSN_OP_QUERY_RUN, has ? 2 : 1);
     hsn_enc_str (&t->enc, HSN_FIELD_NAME, name, nlen);
     if (has)
         hsn_enc_raw (&t->enc, HSN_FIELD_PARAMS, params.raw, params.raw_len);
@@ -196,7 +196,7 @@ batch (gw_thread_t *t, gateway_req_t *req)
         return;
     }
     uint32_t n = queries.v.c.count;
-    uint64_t rid = gateway_query_begin (t, HSN_OP_QUERY_BATCH, 1);
+    uint64_t rid = gateway_begin (t, HSN_OP_QUERY_BATCH, 1);
     hsn_enc_raw (&t->enc, HSN_FIELD_BATCH, queries.raw, queries.raw_len);
     zmq_msg_t msg;
     hsn_env_t env;
@@ -248,7 +248,7 @@ sql (gw_thread_t *t, gateway_req_t *req)
         gateway_query_bad_request (req, "the body must be {\"sql\": \"...\"}");
         return;
     }
-    uint64_t rid = gateway_query_begin (t, HSN_OP_QUERY_SQL, 1);
+    uint64_t rid = gateway_begin (t, HSN_OP_QUERY_SQL, 1);
     hsn_enc_str (&t->enc, HSN_FIELD_SQL, text.v.s.ptr, text.v.s.len);
     /*  Ad-hoc SQL runs READ ONLY: it never makes a cached result stale. */
     call_and_answer_rows (t, req, rid, false);

@@ -24,9 +24,6 @@
 /*  Members of a batch, as the query service allows. */
 #define GATEWAY_QUERY_BATCH_MAX 100
 
-/*  Start a query request envelope in t->enc; returns its request id. */
-uint64_t gateway_query_begin (gw_thread_t *t, uint32_t op, uint32_t nfields);
-
 /*  400 bad_request with message. */
 void gateway_query_bad_request (gateway_req_t *req, const char *message);
 

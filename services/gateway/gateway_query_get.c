@@ -162,7 +162,7 @@ gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t 
     /*  A near-cache fill needs a result read after this ticket. */
     bool fill = nklen && gateway_near_up (near);
     uint64_t ticket = fill ? gateway_near_ticket (near) : 0;
-    uint64_t rid = gateway_query_begin (t, HSN_OP_QUERY_RUN, 3);
+    uint64_t rid = gateway_begin (t, HSN_OP_QUERY_RUN, 3);
     msgpack_packer *pk = &t->enc.pk;
     hsn_enc_str (&t->enc, HSN_FIELD_NAME, name, nlen);
     hsn_enc_key (&t->enc, HSN_FIELD_PARAMS);

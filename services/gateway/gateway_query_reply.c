@@ -33,14 +33,6 @@ gateway_query_run_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool *
     return 0;
 }
 
-uint64_t
-gateway_query_begin (gw_thread_t *t, uint32_t op, uint32_t nfields)
-{
-    uint64_t rid = gateway_next_rid (t);
-    hsn_enc_begin (&t->enc, HSN_KIND_REQUEST, rid, HSN_SERVICE_QUERY, op, 0, nfields);
-    return rid;
-}
-
 void
 gateway_query_bad_request (gateway_req_t *req, const char *message)
 {

@@ -89,14 +89,8 @@ query_cache_t *
 query_cache_new (zloop_t *loop, const char *endpoint, uint32_t timeout_ms)
 {
     query_cache_t *self = (query_cache_t *) zmalloc (sizeof *self);
-    self->sock = zsock_new (ZMQ_DEALER);
+    self->sock = hsn_sock_dealer (endpoint);
     if (!self->sock) {
-        free (self);
-        return NULL;
-    }
-    hsn_sock_defaults (self->sock);
-    if (zsock_connect (self->sock, "%s", endpoint) < 0) {
-        zsock_destroy (&self->sock);
         free (self);
         return NULL;
     }
