@@ -182,6 +182,9 @@ hsn_variant () {
 }
 
 hsn_variant hsn-near near "" ""
+# The same near-cache hit with civetweb on the public port (no front): what
+# the event-driven front buys, measured in this run.
+hsn_variant hsn-near-civetweb near "GATEWAY_FRONT=false" ""
 hsn_variant hsn-l1 l1 "GATEWAY_NEAR_CACHE_SIZE=0" ""
 hsn_variant hsn-l2 l2 "GATEWAY_NEAR_CACHE_SIZE=0" "CACHE_L1_ENABLED=false"
 

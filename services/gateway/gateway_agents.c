@@ -14,6 +14,7 @@
  *  to the hub (gateway_hub.h) with its socket, and this thread returns.
  */
 #include "gateway_internal.h"
+#include "gateway_fast.h"
 #include "gateway_hub.h"
 #include "gateway_takeover.h"
 #include "hsn_time.h"
@@ -58,25 +59,34 @@ query_range (gateway_req_t *req, const char *name, uint64_t lo, uint64_t hi, uin
     return 0;
 }
 
-/*  Call, then answer with the reply's result document as data (201 when
- *  the bus said CREATED). */
+/*  Answer with a reply's result document as data (201 when the bus said
+ *  CREATED). */
+static void
+result_finish (gw_thread_t *t, gateway_req_t *req, const void *cont, zmq_msg_t *msg,
+               hsn_env_t *env)
+{
+    if (gateway_call_status (req, msg, env))
+        return;
+    int status = env->status == HSN_STATUS_CREATED ? 201 : 200;
+    const hsn_mp_obj_t *res = &env->fields[HSN_FIELD_RESULT];
+    gateway_json_buf_reset (&t->json);
+    int rc = hsn_env_has (env, HSN_FIELD_RESULT)
+             ? gateway_json_from_mp (res->raw, res->raw_len, HSN_PROTO_MAX_DEPTH, &t->json) : -1;
+    zmq_msg_close (msg);
+    if (rc)
+        gateway_reply_error (req, 502, "malformed", "the agent bus returned an unreadable result");
+    else
+        gateway_reply_ok (req, status, t->json.data, t->json.len);
+}
+
+/*  Call, then answer with the result. */
 static void
 call_and_reply (gw_thread_t *t, gateway_req_t *req, uint64_t rid)
 {
     zmq_msg_t msg;
     hsn_env_t env;
-    if (gateway_call (t, req, rid, &msg, &env))
-        return;
-    int status = env.status == HSN_STATUS_CREATED ? 201 : 200;
-    const hsn_mp_obj_t *res = &env.fields[HSN_FIELD_RESULT];
-    gateway_json_buf_reset (&t->json);
-    int rc = hsn_env_has (&env, HSN_FIELD_RESULT)
-             ? gateway_json_from_mp (res->raw, res->raw_len, HSN_PROTO_MAX_DEPTH, &t->json) : -1;
-    zmq_msg_close (&msg);
-    if (rc)
-        gateway_reply_error (req, 502, "malformed", "the agent bus returned an unreadable result");
-    else
-        gateway_reply_ok (req, status, t->json.data, t->json.len);
+    if (gateway_call_any (t, req, rid, &msg, &env) == 0)
+        result_finish (t, req, NULL, &msg, &env);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -151,16 +161,17 @@ read_msg_body (gw_thread_t *t, gateway_req_t *req, msg_body_t *b)
     return 0;
 }
 
-/*  send (target AGENT), publish (target TOPIC) or broadcast (none). */
-static void
-send_message (gw_thread_t *t, gateway_req_t *req, uint32_t op, hsn_field_t target,
-              const char *name, size_t len)
+/*  The request of a send (target AGENT), publish (target TOPIC) or
+ *  broadcast (none) into t->enc: its id, or 0 after answering 4xx. */
+static uint64_t
+send_begin (gw_thread_t *t, gateway_req_t *req, uint32_t op, hsn_field_t target,
+            const char *name, size_t len)
 {
     if (target && check_id (req, target == HSN_FIELD_TOPIC ? "topic" : "agent id", name, len))
-        return;
+        return 0;
     msg_body_t b;
     if (read_msg_body (t, req, &b))
-        return;
+        return 0;
     uint32_t n = 1 + (target != 0) + b.has_priority + b.has_type + b.has_from + b.has_ttl;
     uint64_t rid = gateway_begin (t, op, n);
     if (target)
@@ -174,7 +185,27 @@ send_message (gw_thread_t *t, gateway_req_t *req, uint32_t op, hsn_field_t targe
         hsn_enc_str (&t->enc, HSN_FIELD_FROM, b.from.v.s.ptr, b.from.v.s.len);
     if (b.has_ttl)
         hsn_enc_uint (&t->enc, HSN_FIELD_TTL, b.ttl.v.u);
-    call_and_reply (t, req, rid);
+    return rid;
+}
+
+static void
+send_message (gw_thread_t *t, gateway_req_t *req, uint32_t op, hsn_field_t target,
+              const char *name, size_t len)
+{
+    uint64_t rid = send_begin (t, req, op, target, name, len);
+    if (rid)
+        call_and_reply (t, req, rid);
+}
+
+gateway_front_rc_t
+gateway_agent_send_front (gw_thread_t *t, gateway_req_t *req, const gateway_fast_to_t *to,
+                          const char *agent, size_t len)
+{
+    uint64_t rid = send_begin (t, req, HSN_OP_AGENT_SEND, HSN_FIELD_AGENT, agent, len);
+    if (!rid)
+        return GATEWAY_FRONT_DONE;      /* a 4xx, answered */
+    int rc = gateway_fast_call (t->fast, t, req, rid, to, result_finish, NULL, 0);
+    return rc == 0 ? GATEWAY_FRONT_PENDING : rc == -1 ? GATEWAY_FRONT_DONE : GATEWAY_FRONT_PASS;
 }
 
 static void

@@ -86,12 +86,12 @@ gateway_auth_count (const gateway_auth_t *self)
 }
 
 const char *
-gateway_auth_presented (struct mg_connection *conn)
+gateway_auth_presented (const char *(*header) (void *ctx, const char *name), void *ctx)
 {
-    const char *k = mg_get_header (conn, "X-API-Key");
+    const char *k = header (ctx, "X-API-Key");
     if (k)
         return k;
-    const char *a = mg_get_header (conn, "Authorization");
+    const char *a = header (ctx, "Authorization");
     if (a && strncasecmp (a, "Bearer ", 7) == 0)
         return a + 7;
     return NULL;

@@ -9,7 +9,6 @@
 #ifndef GATEWAY_AUTH_H
 #define GATEWAY_AUTH_H
 
-#include <civetweb.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,8 +24,10 @@ void gateway_auth_destroy (gateway_auth_t **self_p);
 /*  Number of keys (0: the gateway is open). */
 size_t gateway_auth_count (const gateway_auth_t *self);
 
-/*  The key the request presents (X-API-Key, else a Bearer token), or NULL. */
-const char *gateway_auth_presented (struct mg_connection *conn);
+/*  The key a request presents (X-API-Key, else a Bearer token), or NULL;
+ *  header looks a field up by name (NULL when absent). */
+const char *gateway_auth_presented (const char *(*header) (void *ctx, const char *name),
+                                    void *ctx);
 
 /*  Is key one of ours? (constant time in the key's bytes) */
 bool gateway_auth_valid (const gateway_auth_t *self, const char *key);

@@ -7,10 +7,13 @@
  *    GET    /api/cache/stats
  */
 #include "gateway_internal.h"
+#include "gateway_fast.h"
 
 #include "hsn_time.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 static void
@@ -86,44 +89,82 @@ reply_value (gateway_req_t *req, gateway_json_buf_t *d, const char *level, size_
     gateway_reply_ok (req, 200, d->data, d->len);
 }
 
-static void
-key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
-         const char *key, size_t keylen)
+int
+gateway_cache_near_get (gw_thread_t *t, const char *ns, size_t nslen, const char *key,
+                        size_t keylen, int64_t now, gateway_prefix_t *prefix, int64_t *expires)
 {
     gateway_near_t *near = t->cfg->near;
     char nkey[1024];
     size_t nklen = near ? near_key (nkey, sizeof nkey, ns, nslen, key, keylen) : 0;
-    int64_t now = hsn_now_ms ();
-    gateway_prefix_t prefix;
-    int64_t expires;
-    if (nklen && gateway_near_get (near, nkey, nklen, now, &t->json, &prefix, &expires) == 0) {
-        /*  Kept ready: only the TTL and the meta are written per request. */
-        uint64_t ttl = (uint64_t) ((expires - now + 999) / 1000);
-        char tail[32], cc[64];
-        int n = snprintf (tail, sizeof tail, "%llu}", (unsigned long long) ttl);
-        snprintf (cc, sizeof cc, "max-age=%llu", (unsigned long long) ttl);
-        req->cache_control = cc;
-        gateway_reply_ok_prefixed (req, &prefix, tail, (size_t) n);
-        return;
-    }
+    if (!nklen)
+        return -ENOENT;
+    return gateway_near_get (near, nkey, nklen, now, &t->json, prefix, expires);
+}
+
+void
+gateway_cache_near_send (gateway_req_t *req, const gateway_prefix_t *prefix, int64_t expires,
+                         int64_t now)
+{
+    /*  Kept ready: only the TTL and the meta are written per request. */
+    uint64_t ttl = (uint64_t) ((expires - now + 999) / 1000);
+    char tail[32], cc[64];
+    int n = snprintf (tail, sizeof tail, "%llu}", (unsigned long long) ttl);
+    snprintf (cc, sizeof cc, "max-age=%llu", (unsigned long long) ttl);
+    req->cache_control = cc;
+    gateway_reply_ok_prefixed (req, prefix, tail, (size_t) n);
+}
+
+/*  What a GET keeps across its backend call. */
+typedef struct {
+    uint64_t ticket;
+    int64_t now;
+    bool fill;                      /* fill the near-cache with the answer */
+    size_t nslen, keylen;
+    const char *ns, *key;           /* the request's (a synchronous call only) */
+    size_t nklen;                   /* "ns:key" in nkey, 0: did not fit */
+    char nkey[1024];
+} key_get_t;
+
+/*  The request for ns/key into t->enc; returns its id. */
+static uint64_t
+key_get_begin (gw_thread_t *t, const char *ns, size_t nslen, const char *key, size_t keylen,
+               key_get_t *c)
+{
+    gateway_near_t *near = t->cfg->near;
+    c->ns = ns;
+    c->key = key;
+    c->nslen = nslen;
+    c->keylen = keylen;
+    c->nklen = near_key (c->nkey, sizeof c->nkey, ns, nslen, key, keylen);
+    c->now = hsn_now_ms ();
     /*  A near-cache fill needs a read from Redis taken after this ticket. */
-    bool fill = nklen && gateway_near_up (near);
-    uint64_t ticket = fill ? gateway_near_ticket (near) : 0;
-    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_GET, fill ? 3 : 2);
+    c->fill = near && c->nklen && gateway_near_up (near);
+    c->ticket = c->fill ? gateway_near_ticket (near) : 0;
+    uint64_t rid = gateway_begin (t, HSN_OP_CACHE_GET, c->fill ? 3 : 2);
     hsn_enc_str (&t->enc, HSN_FIELD_NS, ns, nslen);
     hsn_enc_str (&t->enc, HSN_FIELD_KEY, key, keylen);
-    if (fill)
+    if (c->fill)
         hsn_enc_str (&t->enc, HSN_FIELD_LEVEL, "l2", 2);
-    zmq_msg_t msg;
-    hsn_env_t env;
-    if (gateway_call (t, req, rid, &msg, &env))
+    return rid;
+}
+
+/*  The answer to a GET from the cache's reply. */
+static void
+key_get_finish (gw_thread_t *t, gateway_req_t *req, const void *cont, zmq_msg_t *msg,
+                hsn_env_t *env)
+{
+    const key_get_t *c = (const key_get_t *) cont;
+    if (gateway_call_status (req, msg, env))
         return;
-    gateway_json_buf_t *d = data_start (t, ns, nslen, key, keylen);
+    /*  Kept whole in nkey when it fits (an answer given later needs it). */
+    const char *ns = c->nklen ? c->nkey : c->ns;
+    const char *key = c->nklen ? c->nkey + c->nslen + 1 : c->key;
+    gateway_json_buf_t *d = data_start (t, ns, c->nslen, key, c->keylen);
     gateway_json_buf_append (d, ",\"value\":", 9);
-    const hsn_mp_obj_t *v = &env.fields[HSN_FIELD_VALUE];
-    if (!hsn_env_has (&env, HSN_FIELD_VALUE)
+    const hsn_mp_obj_t *v = &env->fields[HSN_FIELD_VALUE];
+    if (!hsn_env_has (env, HSN_FIELD_VALUE)
         || gateway_json_from_mp (v->raw, v->raw_len, HSN_PROTO_MAX_DEPTH, d)) {
-        zmq_msg_close (&msg);
+        zmq_msg_close (msg);
         gateway_reply_error (req, 502, "malformed", "the cache returned an unreadable value");
         return;
     }
@@ -131,24 +172,56 @@ key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
     const char *level = "l2";
     size_t llen = 2;
     uint64_t ttl = 0;
-    hsn_env_str (&env, HSN_FIELD_LEVEL, &level, &llen);
-    hsn_env_uint (&env, HSN_FIELD_TTL, &ttl);
+    hsn_env_str (env, HSN_FIELD_LEVEL, &level, &llen);
+    hsn_env_uint (env, HSN_FIELD_TTL, &ttl);
     char level_copy[8];
     snprintf (level_copy, sizeof level_copy, "%.*s", (int) (llen < 7 ? llen : 7), level);
-    zmq_msg_close (&msg);
+    zmq_msg_close (msg);
     /*  TTL comes in whole seconds rounded up: keep one second less, so the
      *  near copy never outlives the value. The near copy is the envelope up
      *  to the TTL, as it will be answered. */
-    if (fill && ttl > 1) {
+    if (c->fill && ttl > 1) {
         gateway_json_buf_t *pre = &t->out;
         gateway_json_buf_reset (pre);
         gateway_json_buf_append (pre, GATEWAY_ENVELOPE_HEAD, GATEWAY_ENVELOPE_HEAD_LEN);
         gateway_json_buf_append (pre, d->data, value_end);
         gateway_json_buf_append (pre, ",\"level\":\"near\",\"ttl\":", 22);
-        gateway_near_put (near, ticket, nkey, nklen, pre->data, pre->len, now,
-                          now + (int64_t) (ttl - 1) * 1000);
+        gateway_near_put (t->cfg->near, c->ticket, c->nkey, c->nklen, pre->data, pre->len,
+                          c->now, c->now + (int64_t) (ttl - 1) * 1000);
     }
     reply_value (req, d, level_copy, strlen (level_copy), ttl);
+}
+
+static void
+key_get (gw_thread_t *t, gateway_req_t *req, const char *ns, size_t nslen,
+         const char *key, size_t keylen)
+{
+    int64_t now = hsn_now_ms ();
+    gateway_prefix_t prefix;
+    int64_t expires;
+    if (gateway_cache_near_get (t, ns, nslen, key, keylen, now, &prefix, &expires) == 0) {
+        gateway_cache_near_send (req, &prefix, expires, now);
+        return;
+    }
+    key_get_t c;
+    uint64_t rid = key_get_begin (t, ns, nslen, key, keylen, &c);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (gateway_call_any (t, req, rid, &msg, &env) == 0)
+        key_get_finish (t, req, &c, &msg, &env);
+}
+
+gateway_front_rc_t
+gateway_cache_get_front (gw_thread_t *t, gateway_req_t *req, const gateway_fast_to_t *to,
+                         const char *ns, size_t nslen, const char *key, size_t keylen)
+{
+    key_get_t c;
+    if (nslen + 1 + keylen > sizeof c.nkey)
+        return GATEWAY_FRONT_PASS;
+    uint64_t rid = key_get_begin (t, ns, nslen, key, keylen, &c);
+    size_t used = offsetof (key_get_t, nkey) + c.nklen;
+    int rc = gateway_fast_call (t->fast, t, req, rid, to, key_get_finish, &c, used);
+    return rc == 0 ? GATEWAY_FRONT_PENDING : rc == -1 ? GATEWAY_FRONT_DONE : GATEWAY_FRONT_PASS;
 }
 
 /*  A write through this gateway: its next read must not be the old copy

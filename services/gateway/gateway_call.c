@@ -1,5 +1,6 @@
 /*  gateway_call: backend calls and request bodies. See gateway_internal.h. */
 #include "gateway_internal.h"
+#include "gateway_fast.h"
 #include "hsn_time.h"
 
 #include <errno.h>
@@ -35,6 +36,8 @@ attempt (gw_thread_t *t, uint64_t rid, zmq_msg_t *msg, hsn_env_t *env, int timeo
 uint64_t
 gateway_next_rid (gw_thread_t *t)
 {
+    if (t->fast)
+        return gateway_fast_next_rid (t->fast);
     if (!t->client)
         t->client = hsn_client_new (t->inproc);
     return t->client ? hsn_client_next_rid (t->client) : 0;
@@ -114,41 +117,48 @@ gateway_call_any (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *m
 }
 
 int
+gateway_call_status (gateway_req_t *req, zmq_msg_t *msg, hsn_env_t *env)
+{
+    if (env->status == HSN_STATUS_OK || env->status == HSN_STATUS_CREATED)
+        return 0;
+    const char *m;
+    size_t mlen;
+    char message[512] = "backend error";
+    /*  Copied out before the frame it points into is closed. */
+    if (hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen) == 0)
+        snprintf (message, sizeof message, "%.*s", (int) mlen, m);
+    zmq_msg_close (msg);
+    const char *code = hsn_status_name (env->status);
+    if (env->status == HSN_STATUS_NO_SERVICE || env->status == HSN_STATUS_OVERLOADED)
+        gateway_req_header (req, "Retry-After: 1");
+    gateway_reply_error (req, hsn_status_http (env->status), code ? code : "internal", message);
+    return -1;
+}
+
+int
 gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
               hsn_env_t *env)
 {
     if (gateway_call_any (t, req, rid, msg, env))
         return -1;
-    if (env->status != HSN_STATUS_OK && env->status != HSN_STATUS_CREATED) {
-        const char *m;
-        size_t mlen;
-        char message[512] = "backend error";
-        /*  Copied out before the frame it points into is closed. */
-        if (hsn_env_str (env, HSN_FIELD_MESSAGE, &m, &mlen) == 0)
-            snprintf (message, sizeof message, "%.*s", (int) mlen, m);
-        zmq_msg_close (msg);
-        const char *code = hsn_status_name (env->status);
-        if (env->status == HSN_STATUS_NO_SERVICE || env->status == HSN_STATUS_OVERLOADED)
-            gateway_req_header (req, "Retry-After: 1");
-        gateway_reply_error (req, hsn_status_http (env->status), code ? code : "internal",
-                             message);
-        return -1;
-    }
-    return 0;
+    return gateway_call_status (req, msg, env);
 }
 
 int
 gateway_read_body (gw_thread_t *t, gateway_req_t *req)
 {
-    const struct mg_request_info *ri = mg_get_request_info (req->conn);
-    if (ri->content_length > (long long) t->cfg->max_body_bytes) {
+    long long declared = req->body_in ? (long long) req->body_in_len
+                         : mg_get_request_info (req->conn)->content_length;
+    if (declared > (long long) t->cfg->max_body_bytes) {
         gateway_reply_error (req, 413, "too_large", "request body exceeds the limit");
         return -1;
     }
     gateway_json_buf_reset (&t->json);
+    if (req->body_in)
+        gateway_json_buf_append (&t->json, req->body_in, req->body_in_len);
     char chunk[16384];
     int n;
-    while ((n = mg_read (req->conn, chunk, sizeof chunk)) > 0) {
+    while (!req->body_in && (n = mg_read (req->conn, chunk, sizeof chunk)) > 0) {
         if (t->json.len + (size_t) n > t->cfg->max_body_bytes) {
             gateway_reply_error (req, 413, "too_large", "request body exceeds the limit");
             return -1;

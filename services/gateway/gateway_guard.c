@@ -236,6 +236,18 @@ gateway_guard_acquire (gateway_guard_t *self)
     return rc;
 }
 
+int
+gateway_guard_try_acquire (gateway_guard_t *self)
+{
+    pthread_mutex_lock (&self->slot_lock);
+    /*  Not ahead of those already waiting for a slot. */
+    int rc = self->inflight < self->cfg.max_inflight && !self->waiting ? 0 : -EBUSY;
+    if (rc == 0)
+        self->inflight++;
+    pthread_mutex_unlock (&self->slot_lock);
+    return rc;
+}
+
 void
 gateway_guard_release (gateway_guard_t *self)
 {

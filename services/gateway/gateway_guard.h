@@ -65,6 +65,9 @@ const char *gateway_guard_breaker_state (gateway_guard_t *self, uint32_t service
 int gateway_guard_acquire (gateway_guard_t *self);
 void gateway_guard_release (gateway_guard_t *self);
 
+/*  A slot without waiting: 0, or -EBUSY (all taken, or others wait). */
+int gateway_guard_try_acquire (gateway_guard_t *self);
+
 /*  Count a call; may it be retried within the budget? (counts the retry) */
 void gateway_guard_count_call (gateway_guard_t *self);
 bool gateway_guard_may_retry (gateway_guard_t *self);

@@ -6,6 +6,8 @@
  *  and the concurrency limit in gateway_call.
  */
 #include "gateway_internal.h"
+#include "gateway_fast.h"
+#include "gateway_front.h"
 #include "hsn_log.h"
 #include "hsn_time.h"
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /*  Route classes, for latency histograms that merge across replicas. */
 enum { ROUTE_CACHE, ROUTE_MONITOR, ROUTE_OTHER, ROUTE_QUERY, ROUTE_AGENTS, ROUTE__COUNT };
@@ -27,6 +30,8 @@ struct gateway_http {
     hsn_hist_t *latency[ROUTE__COUNT];
     uint64_t *requests, *status_4xx, *status_5xx, *rate_limited, *unauthorized;
     uint64_t *handoffs;
+    gateway_front_t *front;         /* NULL: civetweb is the public port */
+    char secret[33];                /* the front's proof in X-Hsn-Peer */
 };
 
 /*  Set by gateway_http_handed_off during the request of this thread. */
@@ -95,7 +100,8 @@ admit (gateway_http_t *self, gateway_req_t *req, const gateway_route_t *r,
        const char *client, size_t client_len)
 {
     if (!r->open && gateway_auth_count (self->cfg.auth)
-        && !gateway_auth_valid (self->cfg.auth, gateway_auth_presented (req->conn))) {
+        && !gateway_auth_valid (self->cfg.auth,
+                                gateway_auth_presented (req->io.header, req->io.ctx))) {
         hsn_counter_add (self->unauthorized, 1);
         gateway_req_header (req, "WWW-Authenticate: Bearer realm=\"hsn\"");
         gateway_reply_error (req, 401, "unauthorized",
@@ -170,6 +176,39 @@ access_log (const gateway_req_t *req, const char *method, const char *route,
     hsn_log_kv (HSN_LOG_INFO, "access", fields, "%s %s %d", m, r, req->status);
 }
 
+/*  The route class of r, for the metrics. */
+static int
+route_class (const gateway_route_t *r)
+{
+    for (int i = 0; i < ROUTE__COUNT; i++)
+        if (strcmp (r->route_class, route_names[i]) == 0)
+            return i;
+    return ROUTE_OTHER;
+}
+
+/*  The client a bucket belongs to: its API key when that is one of ours,
+ *  else its address (a made-up key must not buy a fresh bucket). */
+static const char *
+bucket_of (gateway_http_t *self, const gateway_req_t *req, const char *addr)
+{
+    const char *client = gateway_auth_presented (req->io.header, req->io.ctx);
+    if (!client || !*client || !gateway_auth_count (self->cfg.auth)
+        || !gateway_auth_valid (self->cfg.auth, client))
+        client = addr;
+    return client;
+}
+
+/*  The client's address: civetweb's peer, unless that is the front
+ *  relaying a request with the secret it was given ("<secret> <addr>"). */
+static const char *
+peer_of (gateway_http_t *self, struct mg_connection *conn, const struct mg_request_info *ri)
+{
+    const char *h = self->front ? mg_get_header (conn, "X-Hsn-Peer") : NULL;
+    if (h && strncmp (h, self->secret, 32) == 0 && h[32] == ' ' && h[33])
+        return h + 33;
+    return ri->remote_addr;
+}
+
 static int
 on_request (struct mg_connection *conn, void *cbdata)
 {
@@ -192,12 +231,8 @@ on_request (struct mg_connection *conn, void *cbdata)
     handed_off = false;
     const char *uri = ri->local_uri ? ri->local_uri : "";
     const char *method = ri->request_method;
-    /*  The client a bucket belongs to: its API key when that is one of
-     *  ours, else its address (a made-up key must not buy a fresh bucket). */
-    const char *client = gateway_auth_presented (conn);
-    if (!client || !*client || !gateway_auth_count (self->cfg.auth)
-        || !gateway_auth_valid (self->cfg.auth, client))
-        client = ri->remote_addr;
+    const char *peer = peer_of (self, conn, ri);
+    const char *client = bucket_of (self, &req, peer);
     gateway_params_t params;
     char allow[64];
     const gateway_route_t *r = gateway_route_match (method, uri, &params, allow, sizeof allow);
@@ -207,10 +242,7 @@ on_request (struct mg_connection *conn, void *cbdata)
     else if (!r)
         gateway_reply_error (&req, 404, "not_found", "no such route");
     else if (admit (self, &req, r, client, strlen (client)) == 0) {
-        route = ROUTE_OTHER;
-        for (int i = 0; i < ROUTE__COUNT; i++)
-            if (strcmp (r->route_class, route_names[i]) == 0)
-                route = i;
+        route = route_class (r);
         switch (r->handler) {
             case H_MONITOR:    gateway_monitor_route (t, &req, method, uri + 18); break;
             case H_PROMETHEUS: gateway_monitor_prometheus (t, &req, method); break;
@@ -234,8 +266,164 @@ on_request (struct mg_connection *conn, void *cbdata)
         hsn_counter_add (self->handoffs, 1);
     else
         record (self, route, &req);
-    access_log (&req, method, r ? r->pattern : uri, ri->remote_addr, handed_off);
+    access_log (&req, method, r ? r->pattern : uri, peer, handed_off);
     return 1;
+}
+
+/*  --- the front's own answers ------------------------------------------ */
+
+/*  A pending answer is given: count it, log it, let the connection go on. */
+static void
+front_after (void *arg, gateway_req_t *req, void *handle, int route, const char *method,
+             const char *pattern, const char *peer)
+{
+    gateway_http_t *self = (gateway_http_t *) arg;
+    record (self, route, req);
+    access_log (req, method, pattern, peer, false);
+    gateway_front_done (handle);
+}
+
+static void *
+front_thread_start (void *arg)
+{
+    gateway_http_t *self = (gateway_http_t *) arg;
+    gw_thread_t *t = (gw_thread_t *) calloc (1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->cfg = &self->cfg;
+    t->inproc = self->inproc;
+    hsn_enc_init (&t->enc);
+    gateway_json_buf_init (&t->body);
+    gateway_json_buf_init (&t->out);
+    gateway_json_buf_init (&t->json);
+    gateway_zip_init (&t->zip, self->cfg.compression, self->cfg.min_compression, 1);
+    msgpack_sbuffer_init (&t->mp);
+    /*  Without it the loop still answers near-cache hits; backend calls
+     *  then go to civetweb. */
+    t->fast = gateway_fast_new (self->inproc, self->cfg.guard, self->cfg.backend_timeout_ms,
+                                front_after, self);
+    return t;
+}
+
+static void
+front_thread_stop (void *arg, void *tp)
+{
+    gw_thread_t *t = (gw_thread_t *) tp;
+    if (t)
+        gateway_fast_destroy (&t->fast);
+    on_thread_stop (NULL, 1, tp);
+}
+
+static int
+front_thread_fd (void *tp)
+{
+    gw_thread_t *t = (gw_thread_t *) tp;
+    return t->fast ? gateway_fast_fd (t->fast) : -1;
+}
+
+static void
+front_thread_poll (void *arg, void *tp)
+{
+    gw_thread_t *t = (gw_thread_t *) tp;
+    if (t->fast)
+        gateway_fast_poll (t->fast, t);
+}
+
+/*  A path the front may match itself: civetweb would decode %xx and remove
+ *  dot segments first, so anything it would change goes to civetweb. */
+static bool
+plain_path (const char *p)
+{
+    for (const char *q = p; *q; q++)
+        if (*q == '%' || *q == '\\' || (*q == '/' && (q[1] == '/' || q[1] == '.')))
+            return false;
+    return true;
+}
+
+/*  The hot routes, answered in the loop: a near-cache hit at once; a cache
+ *  read, a named query read or an agent send by a call that does not block
+ *  the loop (gateway_fast.h). Everything else, and whatever these cannot
+ *  take now (no free backend slot), goes to civetweb. */
+static gateway_front_rc_t
+front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
+{
+    gateway_http_t *self = (gateway_http_t *) arg;
+    gw_thread_t *t = (gw_thread_t *) tp;
+    bool get = strcmp (fr->method, "GET") == 0;
+    if (!t || (!get && strcmp (fr->method, "POST") != 0) || strncmp (fr->path, "/api/", 5) != 0
+        || !plain_path (fr->path))
+        return GATEWAY_FRONT_PASS;
+    gateway_params_t params;
+    char allow[64];
+    const gateway_route_t *r = gateway_route_match (fr->method, fr->path, &params, allow,
+                                                    sizeof allow);
+    if (!r || (r->handler != H_CACHE_GET && r->handler != H_QUERY_GET
+               && r->handler != H_AGENT_SEND))
+        return GATEWAY_FRONT_PASS;
+    bool near_hit = false;
+    gateway_prefix_t prefix;
+    int64_t now = hsn_now_ms (), expires;
+    if (r->handler == H_CACHE_GET) {
+        if (fr->query)
+            return GATEWAY_FRONT_PASS;
+        near_hit = gateway_cache_near_get (t, params.ptr[0], params.len[0], params.ptr[1],
+                                           params.len[1], now, &prefix, &expires) == 0;
+    }
+    if (!near_hit && !t->fast)
+        return GATEWAY_FRONT_PASS;
+    gateway_req_t req;
+    gateway_req_init_io (&req, &fr->io, get, &t->body, &t->out, &t->zip);
+    req.query = fr->query;
+    req.body_in = fr->body;
+    req.body_in_len = fr->body_len;
+    /*  Admitted once the front takes the request (a PASS below, when no
+     *  backend slot is free, is admitted again by civetweb). */
+    const char *client = bucket_of (self, &req, fr->peer);
+    int route = route_class (r);
+    gateway_front_rc_t rc = GATEWAY_FRONT_DONE;
+    if (admit (self, &req, r, client, strlen (client)) == 0) {
+        gateway_fast_to_t to = { fr->handle, route, r->method, r->pattern, fr->peer,
+                                 fr->io.header (fr->io.ctx, "If-None-Match") };
+        if (near_hit)
+            gateway_cache_near_send (&req, &prefix, expires, now);
+        else if (r->handler == H_CACHE_GET)
+            rc = gateway_cache_get_front (t, &req, &to, params.ptr[0], params.len[0],
+                                          params.ptr[1], params.len[1]);
+        else if (r->handler == H_QUERY_GET)
+            rc = gateway_query_get_front (t, &req, &to, params.ptr[0], params.len[0]);
+        else
+            rc = gateway_agent_send_front (t, &req, &to, params.ptr[0], params.len[0]);
+    }
+    if (rc == GATEWAY_FRONT_DONE) {
+        record (self, route, &req);
+        access_log (&req, fr->method, r->pattern, fr->peer, false);
+    }
+    return rc;
+}
+
+/*  The front on the public address, relaying to civetweb's loopback port. */
+static int
+start_front (gateway_http_t *self)
+{
+    uint8_t raw[16];
+    if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+        return -1;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf (self->secret + 2 * i, 3, "%02x", raw[i]);
+    char peer_header[64];
+    snprintf (peer_header, sizeof peer_header, "X-Hsn-Peer: %s ", self->secret);
+    gateway_front_config_t fc = {
+        self->cfg.front_addr, self->cfg.front_port, self->port, self->cfg.threads, peer_header,
+        self->cfg.front_threads, self->cfg.front_max_conns, self->cfg.keepalive_ms,
+        self->cfg.request_timeout_ms, self->cfg.max_request_bytes, self->cfg.max_body_bytes,
+        self->cfg.front_fd_base, front_thread_start, front_thread_stop, front_serve,
+        front_thread_fd, front_thread_poll, self
+    };
+    self->front = gateway_front_new (&fc);
+    if (!self->front)
+        return -1;
+    self->port = gateway_front_port (self->front);
+    return 0;
 }
 
 gateway_http_t *
@@ -296,6 +484,10 @@ gateway_http_new (const gateway_http_config_t *cfg)
     struct mg_server_port ports[4];
     int n = mg_get_server_ports (self->ctx, 4, ports);
     self->port = n > 0 ? ports[0].port : -1;
+    if (cfg->front_threads && start_front (self) < 0) {
+        gateway_http_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -305,7 +497,10 @@ gateway_http_destroy (gateway_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     gateway_http_t *self = *self_p;
-    mg_stop (self->ctx);
+    /*  The front first: what it relays needs civetweb until it is done. */
+    gateway_front_destroy (&self->front);
+    if (self->ctx)
+        mg_stop (self->ctx);
     free (self->inproc);
     free (self);
     *self_p = NULL;

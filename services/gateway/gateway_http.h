@@ -20,6 +20,14 @@ typedef struct gateway_http gateway_http_t;
 
 typedef struct {
     const char *listen;             /* civetweb listening_ports, e.g. "8080" */
+    /*  The event-driven front (gateway_front.h) on front_addr:front_port,
+     *  civetweb then on loopback behind it; front_threads 0: civetweb
+     *  listens on `listen` itself. */
+    const char *front_addr;
+    int front_port;
+    uint32_t front_threads;
+    uint32_t front_max_conns;
+    int front_fd_base;
     const char *broker_inproc;      /* inproc endpoint of the broker */
     uint32_t threads;               /* civetweb worker threads */
     uint32_t backend_timeout_ms;    /* longest wait for a backend reply */

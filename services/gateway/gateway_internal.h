@@ -24,6 +24,7 @@ typedef struct {
     const gateway_http_config_t *cfg;
     const char *inproc;
     hsn_client_t *client;           /* created on the thread's first call */
+    struct gateway_fast *fast;      /* a front loop's calls (then no client) */
     hsn_enc_t enc;
     gateway_json_buf_t body, out, json;
     gateway_zip_t zip;
@@ -45,6 +46,11 @@ uint64_t gateway_begin (gw_thread_t *t, uint32_t op, uint32_t nfields);
  *  fields, then closes it. */
 int gateway_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, zmq_msg_t *msg,
                   hsn_env_t *env);
+
+/*  The second half of gateway_call, for a reply already decoded: 0 when
+ *  its status is OK or CREATED, else -1 after answering the HTTP client
+ *  with the status's error (msg closed). */
+int gateway_call_status (gateway_req_t *req, zmq_msg_t *msg, hsn_env_t *env);
 
 /*  The same with the breaker, concurrency slot and retry, but a reply of
  *  any status is the caller's: 0 with env decoded (error statuses too; the
@@ -78,6 +84,14 @@ extern const char gateway_openapi_json[];
 /*  Route handlers: path is what follows the route's prefix. */
 void gateway_cache_handle (gw_thread_t *t, gateway_req_t *req, gateway_handler_t handler,
                            const gateway_params_t *params);
+/*  The near-cache's copy of ns/key: 0 with it in t->json (*prefix points
+ *  there) and its expiry, or -ENOENT. */
+int gateway_cache_near_get (gw_thread_t *t, const char *ns, size_t nslen, const char *key,
+                            size_t keylen, int64_t now, gateway_prefix_t *prefix,
+                            int64_t *expires);
+/*  Answer with a copy from gateway_cache_near_get. */
+void gateway_cache_near_send (gateway_req_t *req, const gateway_prefix_t *prefix,
+                              int64_t expires, int64_t now);
 /*  /api/queries routes (gateway_query.c). */
 void gateway_query_handle (gw_thread_t *t, gateway_req_t *req, gateway_handler_t handler,
                            const gateway_params_t *params);

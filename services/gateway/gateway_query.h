@@ -41,6 +41,11 @@ int gateway_query_rows (const hsn_env_t *env, gateway_json_buf_t *d);
 int gateway_query_run_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool *cached,
                             uint64_t *ttl);
 
+/*  The second half of gateway_query_run_call, for a reply in hand (msg is
+ *  closed). */
+int gateway_query_run_reply (gw_thread_t *t, gateway_req_t *req, zmq_msg_t *msg, hsn_env_t *env,
+                             bool *cached, uint64_t *ttl);
+
 /*  The ETag of the data in d (gateway_reply_etag of its CRC); etag holds 40. */
 void gateway_query_data_etag (const gateway_json_buf_t *d, char *etag);
 

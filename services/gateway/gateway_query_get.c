@@ -3,8 +3,10 @@
  *  to the declared types), answered from the near-cache when it can be.
  *  See gateway_query.c for the coherence of cached results. */
 #include "gateway_query.h"
+#include "gateway_fast.h"
 #include "hsn_time.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,30 +140,41 @@ set_max_age (gateway_req_t *req, char *cc, size_t cap, uint64_t ttl)
     req->cache_control = cc;
 }
 
-void
-gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t nlen)
+/*  What a GET keeps across its backend call. */
+typedef struct {
+    uint64_t ticket;
+    int64_t now;
+    bool fill;                      /* fill the near-cache with the answer */
+    size_t nklen;
+    char nkey[NEAR_KEY_MAX];
+} qget_t;
+
+/*  Answer from the near-cache, or put the run request into t->enc: its id,
+ *  or 0 when answered (a hit, or a 400). */
+static uint64_t
+qget_begin (gw_thread_t *t, gateway_req_t *req, const char *name, size_t nlen, qget_t *c)
 {
-    const struct mg_request_info *ri = mg_get_request_info (req->conn);
     qparam_t ps[QS_PARAMS_MAX];
     size_t np;
-    if (qs_params (t, req, ri->query_string, ps, &np))
-        return;
+    if (qs_params (t, req, req->query, ps, &np))
+        return 0;
     gateway_near_t *near = t->cfg->near;
-    char nkey[NEAR_KEY_MAX], cc[64], etag[40];
-    size_t nklen = near ? near_key (nkey, sizeof nkey, name, nlen, ps, np) : 0;
-    int64_t now = hsn_now_ms ();
+    char cc[64], etag[40];
+    c->nklen = near ? near_key (c->nkey, sizeof c->nkey, name, nlen, ps, np) : 0;
+    c->now = hsn_now_ms ();
     gateway_prefix_t prefix;
     int64_t expires;
-    if (nklen && gateway_near_get (near, nkey, nklen, now, &t->json, &prefix, &expires) == 0) {
+    if (c->nklen
+        && gateway_near_get (near, c->nkey, c->nklen, c->now, &t->json, &prefix, &expires) == 0) {
         size_t dlen = prefix.len - GATEWAY_ENVELOPE_HEAD_LEN;
-        set_max_age (req, cc, sizeof cc, (uint64_t) ((expires - now + 999) / 1000));
+        set_max_age (req, cc, sizeof cc, (uint64_t) ((expires - c->now + 999) / 1000));
         gateway_reply_etag (prefix.data_crc, dlen, etag, 40);
         gateway_query_reply_ok (req, prefix.text + GATEWAY_ENVELOPE_HEAD_LEN, dlen, 1, etag);
-        return;
+        return 0;
     }
     /*  A near-cache fill needs a result read after this ticket. */
-    bool fill = nklen && gateway_near_up (near);
-    uint64_t ticket = fill ? gateway_near_ticket (near) : 0;
+    c->fill = c->nklen && gateway_near_up (near);
+    c->ticket = c->fill ? gateway_near_ticket (near) : 0;
     uint64_t rid = gateway_begin (t, HSN_OP_QUERY_RUN, 3);
     msgpack_packer *pk = &t->enc.pk;
     hsn_enc_str (&t->enc, HSN_FIELD_NAME, name, nlen);
@@ -175,23 +188,56 @@ gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t 
     }
     hsn_enc_key (&t->enc, HSN_FIELD_READONLY);
     msgpack_pack_true (pk);
+    return rid;
+}
+
+static void
+qget_finish (gw_thread_t *t, gateway_req_t *req, const void *cont, zmq_msg_t *msg,
+             hsn_env_t *env)
+{
+    const qget_t *c = (const qget_t *) cont;
     bool cached;
     uint64_t ttl;
-    if (gateway_query_run_call (t, req, rid, &cached, &ttl))
+    if (gateway_query_run_reply (t, req, msg, env, &cached, &ttl))
         return;
     gateway_json_buf_t *d = &t->json;
+    char cc[64], etag[40];
     /*  TTL is whole seconds rounded up: keep one second less, so the near
      *  copy never outlives the result. */
-    if (fill && ttl > 1) {
+    if (c->fill && ttl > 1) {
         gateway_json_buf_t *pre = &t->out;
         gateway_json_buf_reset (pre);
         if (gateway_json_buf_append (pre, GATEWAY_ENVELOPE_HEAD, GATEWAY_ENVELOPE_HEAD_LEN) == 0
             && gateway_json_buf_append (pre, d->data, d->len) == 0)
-            gateway_near_put (near, ticket, nkey, nklen, pre->data, pre->len, now,
-                              now + (int64_t) (ttl - 1) * 1000);
+            gateway_near_put (t->cfg->near, c->ticket, c->nkey, c->nklen, pre->data, pre->len,
+                              c->now, c->now + (int64_t) (ttl - 1) * 1000);
     }
     if (ttl)
         set_max_age (req, cc, sizeof cc, ttl);
     gateway_query_data_etag (d, etag);
     gateway_query_reply_ok (req, d->data, d->len, cached, etag);
+}
+
+void
+gateway_query_get (gw_thread_t *t, gateway_req_t *req, const char *name, size_t nlen)
+{
+    qget_t c;
+    uint64_t rid = qget_begin (t, req, name, nlen, &c);
+    zmq_msg_t msg;
+    hsn_env_t env;
+    if (rid && gateway_call_any (t, req, rid, &msg, &env) == 0)
+        qget_finish (t, req, &c, &msg, &env);
+}
+
+gateway_front_rc_t
+gateway_query_get_front (gw_thread_t *t, gateway_req_t *req, const gateway_fast_to_t *to,
+                         const char *name, size_t nlen)
+{
+    qget_t c;
+    uint64_t rid = qget_begin (t, req, name, nlen, &c);
+    if (!rid)
+        return GATEWAY_FRONT_DONE;      /* a hit, or a 400 */
+    size_t used = offsetof (qget_t, nkey) + c.nklen;
+    int rc = gateway_fast_call (t->fast, t, req, rid, to, qget_finish, &c, used);
+    return rc == 0 ? GATEWAY_FRONT_PENDING : rc == -1 ? GATEWAY_FRONT_DONE : GATEWAY_FRONT_PASS;
 }

@@ -9,6 +9,27 @@
 #include <zlib.h>
 
 int
+gateway_query_run_reply (gw_thread_t *t, gateway_req_t *req, zmq_msg_t *msg, hsn_env_t *env,
+                         bool *cached, uint64_t *ttl)
+{
+    if (env->status != HSN_STATUS_OK && env->status != HSN_STATUS_CREATED) {
+        gateway_query_reply_status (req, env);
+        zmq_msg_close (msg);
+        return -1;
+    }
+    int rc = gateway_query_rows (env, &t->json);
+    *cached = gateway_query_cached (env);
+    *ttl = 0;
+    hsn_env_uint (env, HSN_FIELD_TTL, ttl);
+    zmq_msg_close (msg);
+    if (rc) {
+        gateway_query_malformed (req);
+        return -1;
+    }
+    return 0;
+}
+
+int
 gateway_query_run_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool *cached,
                         uint64_t *ttl)
 {
@@ -16,21 +37,7 @@ gateway_query_run_call (gw_thread_t *t, gateway_req_t *req, uint64_t rid, bool *
     hsn_env_t env;
     if (gateway_call_any (t, req, rid, &msg, &env))
         return -1;
-    if (env.status != HSN_STATUS_OK && env.status != HSN_STATUS_CREATED) {
-        gateway_query_reply_status (req, &env);
-        zmq_msg_close (&msg);
-        return -1;
-    }
-    int rc = gateway_query_rows (&env, &t->json);
-    *cached = gateway_query_cached (&env);
-    *ttl = 0;
-    hsn_env_uint (&env, HSN_FIELD_TTL, ttl);
-    zmq_msg_close (&msg);
-    if (rc) {
-        gateway_query_malformed (req);
-        return -1;
-    }
-    return 0;
+    return gateway_query_run_reply (t, req, &msg, &env, cached, ttl);
 }
 
 void

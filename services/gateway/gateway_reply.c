@@ -96,11 +96,39 @@ accepts_gzip (const char *ae)
     return false;
 }
 
+static const char *
+mg_header (void *ctx, const char *name)
+{
+    return mg_get_header ((struct mg_connection *) ctx, name);
+}
+
+static void
+mg_out (void *ctx, const void *data, size_t len)
+{
+    mg_write ((struct mg_connection *) ctx, data, len);
+}
+
 void
 gateway_req_init (gateway_req_t *req, struct mg_connection *conn,
                   gateway_json_buf_t *body, gateway_json_buf_t *out, gateway_zip_t *zip)
 {
+    const struct mg_request_info *ri = mg_get_request_info (conn);
+    gateway_io_t io = { mg_header, mg_out, conn };
+    gateway_req_init_io (req, &io, ri->request_method && strcmp (ri->request_method, "GET") == 0,
+                         body, out, zip);
     req->conn = conn;
+    req->query = ri->query_string;
+}
+
+void
+gateway_req_init_io (gateway_req_t *req, const gateway_io_t *io, bool is_get,
+                     gateway_json_buf_t *body, gateway_json_buf_t *out, gateway_zip_t *zip)
+{
+    req->conn = NULL;
+    req->io = *io;
+    req->query = NULL;
+    req->body_in = NULL;
+    req->body_in_len = 0;
     req->started_us = hsn_now_us ();
     req->body = body;
     req->out = out;
@@ -109,12 +137,12 @@ gateway_req_init (gateway_req_t *req, struct mg_connection *conn,
     req->headers_len = 0;
     req->status = 0;
     req->bytes = 0;
-    const struct mg_request_info *ri = mg_get_request_info (conn);
-    req->is_get = ri->request_method && strcmp (ri->request_method, "GET") == 0;
-    req->accepts_gzip = zip && zip->enabled && accepts_gzip (mg_get_header (conn, "Accept-Encoding"));
+    req->is_get = is_get;
+    req->accepts_gzip = zip && zip->enabled
+                        && accepts_gzip (io->header (io->ctx, "Accept-Encoding"));
     gateway_json_buf_reset (body);
     gateway_json_buf_reset (out);
-    const char *given = mg_get_header (conn, "X-Request-Id");
+    const char *given = io->header (io->ctx, "X-Request-Id");
     if (given) {
         size_t n = strlen (given);
         bool ok = n > 0 && n <= 64;
@@ -224,9 +252,9 @@ etag_of (const void *data, size_t len, char *out, size_t cap)
 /*  Does If-None-Match name etag (or "*")? Weak comparison, as RFC 9110
  *  asks for If-None-Match. */
 static bool
-none_match (struct mg_connection *conn, const char *etag)
+none_match (const gateway_req_t *req, const char *etag)
 {
-    const char *inm = mg_get_header (conn, "If-None-Match");
+    const char *inm = req->io.header (req->io.ctx, "If-None-Match");
     if (!inm)
         return false;
     if (strcmp (inm, "*") == 0)
@@ -276,7 +304,7 @@ write_out (gateway_req_t *req, int status, const char *content_type, const char 
     if (status != 304)
         for (size_t i = 0; i < nparts; i++)
             gateway_json_buf_append (req->out, parts[i], lens[i]);
-    mg_write (req->conn, req->out->data, req->out->len);
+    req->io.write (req->io.ctx, req->out->data, req->out->len);
     req->status = status;
     req->bytes = len;
 }
@@ -294,7 +322,7 @@ send_response_tagged (gateway_req_t *req, int status, const char *content_type,
             snprintf (etag, sizeof etag, "%s", fixed_etag);
         else
             etag_of (etag_data, etag_len, etag, sizeof etag);
-        if (none_match (req->conn, etag))
+        if (none_match (req, etag))
             status = 304;
     }
     bool compressible = req->zip && req->zip->enabled && status != 304;
@@ -469,7 +497,7 @@ gateway_reply_ok_prefixed (gateway_req_t *req, const gateway_prefix_t *prefix,
                                  (z_off_t) tail_len);
         snprintf (etag, sizeof etag, "\"%08lx%08zx\"", c,
                   prefix->len - GATEWAY_ENVELOPE_HEAD_LEN + tail_len);
-        if (none_match (req->conn, etag))
+        if (none_match (req, etag))
             status = 304;
     }
     bool compressible = req->zip && req->zip->enabled && status != 304;

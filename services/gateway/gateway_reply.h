@@ -39,9 +39,22 @@ typedef struct {
 void gateway_zip_init (gateway_zip_t *zip, bool enabled, size_t min_size, int level);
 void gateway_zip_release (gateway_zip_t *zip);
 
+/*  Where a request's header fields come from and its answer goes:
+ *  civetweb's connection, or a connection of the gateway's own front
+ *  (gateway_front.h). header returns NULL when the field is absent. */
+typedef struct {
+    const char *(*header) (void *ctx, const char *name);
+    void (*write) (void *ctx, const void *data, size_t len);
+    void *ctx;
+} gateway_io_t;
+
 /*  Per-request state the reply needs. */
 typedef struct {
-    struct mg_connection *conn;
+    struct mg_connection *conn;     /* NULL for a request of the front */
+    gateway_io_t io;
+    const char *query;              /* the query string (not decoded), or NULL */
+    const char *body_in;            /* the whole body, when it was read already */
+    size_t body_in_len;
     char request_id[80];
     int64_t started_us;
     gateway_json_buf_t *body;       /* scratch, owned by the thread */
@@ -61,6 +74,11 @@ typedef struct {
 void gateway_req_init (gateway_req_t *req, struct mg_connection *conn,
                        gateway_json_buf_t *body, gateway_json_buf_t *out,
                        gateway_zip_t *zip);
+
+/*  The same for a request that did not come through civetweb. */
+void gateway_req_init_io (gateway_req_t *req, const gateway_io_t *io, bool is_get,
+                          gateway_json_buf_t *body, gateway_json_buf_t *out,
+                          gateway_zip_t *zip);
 
 /*  Add a header line ("Name: value", no CRLF) to the response. Lines that
  *  do not fit are dropped (the buffer is sized for what the gateway adds). */

@@ -24,10 +24,10 @@ main (void)
     long long port, threads, timeout_ms, max_body, keepalive, queue_max, broker_timeout;
     long long near_size, near_bytes, request_timeout, max_request, min_compression;
     long long max_inflight, queue_max_http, queue_timeout, breaker_failures, breaker_open_ms;
-    long long retry_pct, hub_max, sse_keepalive;
+    long long retry_pct, hub_max, sse_keepalive, front_threads;
     double rate_rps;
     long long rate_burst;
-    bool compression;
+    bool compression, front;
     const char *api_keys, *api_keys_file;
     if (sigfd < 0
         || hsn_runtime_config_read (&rt, HSN_SERVICE_GATEWAY, err, sizeof err)
@@ -68,7 +68,9 @@ main (void)
         || hsn_config_str ("API_KEYS_FILE", "", 4096, &api_keys_file, err, sizeof err)
         || hsn_config_int ("GATEWAY_HUB_MAX", 10000, 0, 1000000, &hub_max, err, sizeof err)
         || hsn_config_int ("GATEWAY_SSE_KEEPALIVE_MS", 15000, 100, 300000, &sse_keepalive,
-                           err, sizeof err)) {
+                           err, sizeof err)
+        || hsn_config_bool ("GATEWAY_FRONT", true, &front, err, sizeof err)
+        || hsn_config_int ("GATEWAY_FRONT_THREADS", 0, 0, 64, &front_threads, err, sizeof err)) {
         hsn_log (HSN_LOG_ERROR, "config", "%s", sigfd < 0 ? "cannot block signals" : err);
         return 2;
     }
@@ -103,8 +105,16 @@ main (void)
      *  the hard one allows, and hold fewer clients than GATEWAY_HUB_MAX when
      *  even that is short (a refused client gets 503; a failing accept
      *  would hurt everyone). */
+    /*  The front holds a client and, while relaying, an upstream socket per
+     *  connection: as many connections as civetweb threads and hub waiters
+     *  together. */
+    if (front && front_threads == 0) {
+        long cores = sysconf (_SC_NPROCESSORS_ONLN);
+        front_threads = cores < 1 ? 1 : cores > 16 ? 16 : cores;
+    }
+    long long front_conns = front ? threads + hub_max : 0;
     struct rlimit rl;
-    long long need = hub_max + threads * 2 + 2048;
+    long long need = hub_max + threads * 2 + 2048 + front_conns * 2;
     if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) need
         && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max < (rlim_t) need ? rl.rlim_max : (rlim_t) need;
@@ -113,15 +123,18 @@ main (void)
     long long nofile = getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1ull << 30)
                        ? (long long) rl.rlim_cur : 1LL << 30;
     if (nofile < need) {
-        long long fit = nofile - threads * 2 - 2048;
+        long long fit = (nofile - threads * 2 - 2048) / (front ? 3 : 1);
         hsn_log (HSN_LOG_WARN, "hub_limit", "RLIMIT_NOFILE %lld is short of the %lld descriptors "
                  "GATEWAY_HUB_MAX=%lld needs: holding at most %lld waiting clients", nofile, need,
                  hub_max, fit > 0 ? fit : 0);
         hub_max = fit > 0 ? fit : 0;
+        front_conns = front ? threads + hub_max : 0;
     }
-    /*  Hub descriptors above civetweb's, so finding a connection's socket
-     *  (gateway_takeover) searches only civetweb's. */
-    int fd_base = nofile >= need ? (int) (threads * 2 + 2048) : 0;
+    /*  civetweb's descriptors lowest, the front's above them, the hub's
+     *  highest: finding a connection's socket (gateway_takeover) then
+     *  searches civetweb's only. */
+    int front_base = nofile >= need ? (int) (threads * 2 + 2048) : 0;
+    int fd_base = nofile >= need ? (int) (front_base + front_conns * 2) : 0;
     gateway_hub_config_t hubcfg = { "inproc://hsn-broker", redis_url, (uint32_t) hub_max,
                                     (uint32_t) timeout_ms, (uint32_t) sse_keepalive, 1000,
                                     8u << 20, fd_base, metrics };
@@ -144,15 +157,21 @@ main (void)
         return 2;
     }
     char listen[128];
-    snprintf (listen, sizeof listen, "%s:%lld", addr, port);
-    gateway_http_config_t hcfg = { listen, "inproc://hsn-broker", (uint32_t) threads,
+    if (front)
+        snprintf (listen, sizeof listen, "127.0.0.1:0");
+    else
+        snprintf (listen, sizeof listen, "%s:%lld", addr, port);
+    gateway_http_config_t hcfg = { listen, addr, (int) port, front ? (uint32_t) front_threads : 0,
+                                   (uint32_t) (front_conns ? front_conns : 1), front_base,
+                                   "inproc://hsn-broker", (uint32_t) threads,
                                    (uint32_t) timeout_ms, (uint32_t) max_body,
                                    (uint32_t) keepalive, (uint32_t) request_timeout,
                                    (uint32_t) max_request, compression,
                                    (uint32_t) min_compression, metrics, near, guard, auth, hub };
     gateway_http_t *http = gateway_http_new (&hcfg);
     if (!http) {
-        hsn_log (HSN_LOG_ERROR, "config", "cannot listen on GATEWAY_ADDR:GATEWAY_PORT '%s'", listen);
+        hsn_log (HSN_LOG_ERROR, "config", "cannot listen on GATEWAY_ADDR:GATEWAY_PORT '%s:%lld'",
+                 addr, port);
         gateway_near_destroy (&near);
         gateway_hub_destroy (&hub);
         gateway_broker_destroy (&broker);

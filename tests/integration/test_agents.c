@@ -242,10 +242,28 @@ count_dir (const char *fmt, int pid)
     return n;
 }
 
+/*  The gateway's sockets: what a client left behind would hold. (Other
+ *  descriptors come and go with its threads: a ZeroMQ socket's eventfd is
+ *  made on a thread's first backend call.) Idle keep-alive connections
+ *  between the front and civetweb are among them for a few seconds. */
 static int
 gateway_fds (void)
 {
-    return count_dir ("/proc/%d/fd", hsn_proc_pid (stack->gateway));
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/fd", hsn_proc_pid (stack->gateway));
+    DIR *d = opendir (path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        char link[320], target[64];
+        snprintf (link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t len = readlink (link, target, sizeof target - 1);
+        n += len > 7 && strncmp (target, "socket:", 7) == 0;
+    }
+    closedir (d);
+    return n;
 }
 
 static int
