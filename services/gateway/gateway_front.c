@@ -393,11 +393,15 @@ conn_run (front_conn_t *c)
 
 /*  --- loops ----------------------------------------------------------- */
 
+/*  One connection a wake-up (nginx's multi_accept off): the listening
+ *  socket stays ready and the next loop to wait takes the next one, so a
+ *  burst of connections spreads over the loops instead of landing on the
+ *  first one awake. */
 static void
 accept_some (front_loop_t *l)
 {
     gateway_front_t *f = l->front;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < 1; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         int fd = accept4 (f->listen_fd, (struct sockaddr *) &ss, &len,
