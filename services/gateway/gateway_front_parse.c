@@ -150,6 +150,11 @@ front_parse (char *buf, size_t len, size_t max_head, front_head_t *h)
     for (char *q = target; *q; q++)
         if ((unsigned char) *q <= 0x20 || *q == 0x7f)
             return -400;
+    /*  origin-form ("/path?query"), asterisk-form ("*", OPTIONS) or
+     *  absolute-form ("http://host/path"): anything else is no target. */
+    if (target[0] != '/' && strcmp (target, "*") != 0 && strncasecmp (target, "http://", 7) != 0
+        && strncasecmp (target, "https://", 8) != 0)
+        return -400;
     const char *ver = sp2 + 1;
     if (strncmp (ver, "HTTP/", 5) != 0)
         return -400;

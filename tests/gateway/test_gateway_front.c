@@ -361,6 +361,7 @@ START_TEST (bad_heads_get_a_clear_error_and_a_close)
     refused (r.port, "GET /up/x HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 400, "bad_request");
     refused (r.port, "\x16\x03\x01\x02\x05\x01\x02\x01\xfc\x03\x03\r\n\r\n", 400, "bad_request");
     refused (r.port, "GET /up/x HTTP/2.0\r\nHost: t\r\n\r\n", 505, "http_version");
+    refused (r.port, "GET ?x=1 HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request");
     char big[6000];
     int n = snprintf (big, sizeof big, "GET /up/x HTTP/1.1\r\nX-Big: ");
     memset (big + n, 'a', sizeof big - (size_t) n - 5);
