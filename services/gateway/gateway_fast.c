@@ -75,8 +75,11 @@ gateway_fast_destroy (gateway_fast_t **self_p)
     if (!self_p || !*self_p)
         return;
     gateway_fast_t *self = *self_p;
-    for (int i = self->head; i >= 0; i = self->slots[i].next)
+    for (int i = self->head; i >= 0; i = self->slots[i].next) {
         gateway_guard_release (self->guard);
+        if (self->slots[i].probe)       /* never to be answered: not a failure */
+            gateway_guard_breaker_cancel (self->guard, self->slots[i].service);
+    }
     zsock_destroy (&self->sock);
     free (self->slots);
     free (self);
@@ -149,15 +152,16 @@ gateway_fast_call (gateway_fast_t *self, gw_thread_t *t, gateway_req_t *req, uin
                              "the backend is failing; the circuit breaker is open");
         return -1;
     }
+    /*  Nothing sent: a probe is left to civetweb, which takes the request. */
     if (gateway_guard_try_acquire (g)) {
-        if (probe)                      /* nothing sent: the probe is still owed */
-            gateway_guard_breaker_done (g, head.service, true, true, now);
+        if (probe)
+            gateway_guard_breaker_cancel (g, head.service);
         return -EBUSY;
     }
     if (zmq_send (self->handle, hsn_enc_data (&t->enc), hsn_enc_size (&t->enc), ZMQ_DONTWAIT) < 0) {
         gateway_guard_release (g);
         if (probe)
-            gateway_guard_breaker_done (g, head.service, true, true, now);
+            gateway_guard_breaker_cancel (g, head.service);
         return -EBUSY;
     }
     gateway_guard_count_call (g);
@@ -165,7 +169,8 @@ gateway_fast_call (gateway_fast_t *self, gw_thread_t *t, gateway_req_t *req, uin
     s->req = *req;
     s->req.io = (gateway_io_t) { slot_header, slot_write, s };
     s->req.cache_control = NULL;        /* the handler's buffer is gone by then */
-    s->req.body_in = NULL;
+    s->req.body_in = NULL;              /* and the request's bytes */
+    s->req.query = NULL;
     s->finish = finish;
     s->handle = to->handle;
     s->route = to->route;
@@ -209,9 +214,11 @@ complete (gateway_fast_t *self, int i)
     self->after (self->arg, &s->req, s->handle, s->route, s->method, s->pattern, s->peer);
 }
 
-void
-gateway_fast_poll (gateway_fast_t *self, gw_thread_t *t)
+/*  Answer the replies that have come. Returns how many. */
+static int
+take_replies (gateway_fast_t *self, gw_thread_t *t)
 {
+    int done = 0;
     while (zsock_events (self->sock) & ZMQ_POLLIN) {
         zmq_msg_t msg;
         zmq_msg_init (&msg);
@@ -244,13 +251,30 @@ gateway_fast_poll (gateway_fast_t *self, gw_thread_t *t)
             s->finish (t, &s->req, s->cont, &msg, &env);
         }
         complete (self, i);
+        done++;
     }
-    int64_t now = hsn_now_ms ();
-    while (self->head >= 0 && self->slots[self->head].deadline_ms <= now) {
-        int i = self->head;
-        slot_t *s = &self->slots[i];
-        gateway_guard_breaker_done (self->guard, s->service, true, s->probe, now);
-        gateway_reply_error (&s->req, 504, "timeout", "the backend did not answer in time");
-        complete (self, i);
+    return done;
+}
+
+bool
+gateway_fast_poll (gateway_fast_t *self, gw_thread_t *t)
+{
+    /*  An answer lets its connection's next request out, and a send may
+     *  take ZMQ_FD's edge: look again until a pass answers nothing (a few
+     *  passes at most; then the loop is told to come back at once). */
+    for (int pass = 0; pass < 8; pass++) {
+        int done = take_replies (self, t);
+        int64_t now = hsn_now_ms ();
+        while (self->head >= 0 && self->slots[self->head].deadline_ms <= now) {
+            int i = self->head;
+            slot_t *s = &self->slots[i];
+            gateway_guard_breaker_done (self->guard, s->service, true, s->probe, now);
+            gateway_reply_error (&s->req, 504, "timeout", "the backend did not answer in time");
+            complete (self, i);
+            done++;
+        }
+        if (!done)
+            return false;
     }
+    return (zsock_events (self->sock) & ZMQ_POLLIN) != 0;
 }

@@ -63,8 +63,9 @@ int gateway_fast_call (gateway_fast_t *self, gw_thread_t *t, gateway_req_t *req,
                        const gateway_fast_to_t *to, gateway_fast_finish_t *finish,
                        const void *cont, size_t cont_len);
 
-/*  Answer what has come back, and what timed out. */
-void gateway_fast_poll (gateway_fast_t *self, gw_thread_t *t);
+/*  Answer what has come back, and what timed out. True when replies are
+ *  still waiting (call again without blocking). */
+bool gateway_fast_poll (gateway_fast_t *self, gw_thread_t *t);
 
 /*  Routes a front loop answers with a backend call (PENDING), or now
  *  (DONE: an error, a near-cache hit), or leaves to civetweb (PASS). The

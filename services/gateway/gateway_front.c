@@ -28,6 +28,9 @@
 #define HOOK_TAG ((uint64_t) 5)
 #define SWEEP_MS 100
 
+static void post (front_conn_t *c);
+static void unpost (front_conn_t *c);
+
 /*  --- buffers -------------------------------------------------------- */
 
 int
@@ -110,6 +113,7 @@ static void
 conn_close (front_conn_t *c)
 {
     front_loop_t *l = c->loop;
+    unpost (c);
     front_proxy_close (c);
     close (c->fd);                      /* leaves the epoll set with it */
     c->fd = -1;
@@ -256,8 +260,9 @@ request (front_conn_t *c)
         if (front_buf_reserve (&c->in, h.head_len + body - avail))
             inline_ok = false;
         else {
-            if (!c->deadline_ms)
-                c->deadline_ms = hsn_now_ms () + f->cfg.request_timeout_ms;
+            int64_t by = hsn_now_ms () + f->cfg.request_timeout_ms;
+            if (!c->deadline_ms || c->deadline_ms > by)
+                c->deadline_ms = by;
             return sent_continue;       /* wait for the rest of the body */
         }
     }
@@ -300,6 +305,7 @@ conn_run (front_conn_t *c)
                               MSG_NOSIGNAL);
             if (n > 0) {
                 front_buf_consume (&c->out, (size_t) n);
+                c->write_deadline_ms = 0;
                 progress = true;
             }
             else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -378,17 +384,59 @@ conn_run (front_conn_t *c)
         }
         if (!progress)
             break;
+        if (round == 255)
+            post (c);                   /* more to do: next pass, others first */
     }
     int64_t now = hsn_now_ms ();
-    if (c->state == FRONT_CLOSING) {
-        if (!c->lingering && !c->deadline_ms)
-            c->deadline_ms = now + f->cfg.request_timeout_ms;  /* a slow reader */
-    }
-    else if (c->state == FRONT_HEAD && !front_buf_avail (&c->in) && !front_buf_avail (&c->out))
+    if (c->state == FRONT_HEAD && !front_buf_avail (&c->in) && !front_buf_avail (&c->out))
         c->deadline_ms = now + f->cfg.keepalive_ms;          /* idle */
-    else if (front_buf_avail (&c->out) && !c->wr_ready && c->state != FRONT_PROXY)
-        c->deadline_ms = now + f->cfg.request_timeout_ms;    /* a slow reader */
+    /*  A reader that takes nothing for a request timeout is closed, in any
+     *  state (a relayed answer too: nginx's send_timeout). */
+    if (front_buf_avail (&c->out) && !c->wr_ready && !c->write_deadline_ms)
+        c->write_deadline_ms = now + f->cfg.request_timeout_ms;
     return true;
+}
+
+/*  Run c again on the loop's next pass (it stopped with work left, so no
+ *  event may come for it). */
+static void
+post (front_conn_t *c)
+{
+    if (c->posted)
+        return;
+    c->posted = true;
+    c->post_next = c->loop->posted;
+    c->loop->posted = c;
+}
+
+static void
+unpost (front_conn_t *c)
+{
+    if (!c->posted)
+        return;
+    for (front_conn_t **p = &c->loop->posted; *p; p = &(*p)->post_next)
+        if (*p == c) {
+            *p = c->post_next;
+            break;
+        }
+    c->posted = false;
+}
+
+/*  The connections posted: run each once. Returns whether any is posted
+ *  again. */
+static bool
+run_posted (front_loop_t *l)
+{
+    front_conn_t *list = l->posted;
+    l->posted = NULL;
+    while (list) {
+        front_conn_t *c = list;
+        list = c->post_next;
+        c->posted = false;
+        if (c->fd >= 0)
+            conn_run (c);
+    }
+    return l->posted != NULL;
 }
 
 /*  --- loops ----------------------------------------------------------- */
@@ -406,16 +454,31 @@ accept_some (front_loop_t *l)
         socklen_t len = sizeof ss;
         int fd = accept4 (f->listen_fd, (struct sockaddr *) &ss, &len,
                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;                     /* EAGAIN, or EMFILE: the sweep retries */
+        if (fd < 0) {
+            /*  Out of descriptors: the connection stays queued and the
+             *  level-triggered socket would wake the loop at once, again
+             *  and again. Stop listening for a moment (nginx does). */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                epoll_ctl (l->ep, EPOLL_CTL_DEL, f->listen_fd, NULL);
+                l->listen_paused_until = hsn_now_ms () + 100;
+            }
+            return;
+        }
         if (atomic_fetch_add (&f->conns, 1) >= f->cfg.max_conns) {
             atomic_fetch_sub (&f->conns, 1);
+#define BUSY_BODY "{\"success\":false,\"error\":{\"code\":\"overloaded\",\"message\":\"too many connections\"}}"
             static const char busy[] =
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                "Content-Length: 92\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-                "{\"success\":false,\"error\":{\"code\":\"overloaded\",\"message\":\"too many connections\"}}";
-            ssize_t n = send (fd, busy, sizeof busy - 1, MSG_NOSIGNAL);
-            (void) n;
+                "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s";
+            char out[320];
+            int n = snprintf (out, sizeof out, busy, sizeof BUSY_BODY - 1, BUSY_BODY);
+            ssize_t w = send (fd, out, (size_t) n, MSG_NOSIGNAL);
+            /*  What the client already sent, read, so the close is a FIN
+             *  rather than a reset under the answer. */
+            char sink[4096];
+            shutdown (fd, SHUT_WR);
+            w = recv (fd, sink, sizeof sink, MSG_DONTWAIT);
+            (void) w;
             close (fd);
             continue;
         }
@@ -456,7 +519,9 @@ sweep (front_loop_t *l, int64_t now)
     front_conn_t *c = l->conns;
     while (c) {
         front_conn_t *next = c->next;
-        if (c->deadline_ms && now >= c->deadline_ms && c->state != FRONT_WAIT) {
+        if (c->write_deadline_ms && now >= c->write_deadline_ms)
+            conn_close (c);             /* takes nothing: see conn_run */
+        else if (c->deadline_ms && now >= c->deadline_ms && c->state != FRONT_WAIT) {
             if (c->state == FRONT_HEAD && front_buf_avail (&c->in) && !front_buf_avail (&c->out)) {
                 refuse (c, 408);
                 c->wr_ready = true;     /* try once; closed after */
@@ -482,6 +547,7 @@ loop_main (void *arg)
     }
     struct epoll_event evs[256];
     int64_t next_sweep = hsn_now_ms () + SWEEP_MS, stop_at = 0;
+    bool again = false;
     for (;;) {
         if (atomic_load (&f->stop)) {
             int64_t now = hsn_now_ms ();
@@ -497,7 +563,8 @@ loop_main (void *arg)
             if (!busy || now >= stop_at)
                 break;
         }
-        int n = epoll_wait (l->ep, evs, 256, SWEEP_MS);
+        int n = epoll_wait (l->ep, evs, 256, again ? 0 : SWEEP_MS);
+        again = false;
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == LISTEN_TAG) {
@@ -531,14 +598,21 @@ loop_main (void *arg)
             }
             conn_run (c);
         }
-        if (f->cfg.thread_poll && l->tp)
-            f->cfg.thread_poll (f->cfg.arg, l->tp);
+        again = run_posted (l);
+        if (f->cfg.thread_poll && l->tp && f->cfg.thread_poll (f->cfg.arg, l->tp))
+            again = true;
+        again |= l->posted != NULL;
         free_dead (l);
         int64_t now = hsn_now_ms ();
         if (now >= next_sweep) {
             sweep (l, now);
             free_dead (l);
             front_pool_age (l, now);
+            if (l->listen_paused_until && now >= l->listen_paused_until && !atomic_load (&f->stop)) {
+                struct epoll_event lev = { EPOLLIN | EPOLLEXCLUSIVE, { .u64 = LISTEN_TAG } };
+                epoll_ctl (l->ep, EPOLL_CTL_ADD, f->listen_fd, &lev);
+                l->listen_paused_until = 0;
+            }
             next_sweep = now + SWEEP_MS;
         }
     }

@@ -62,6 +62,10 @@ typedef struct {
     int port;                       /* 0: any (read back with gateway_front_port) */
     int upstream_port;              /* civetweb on 127.0.0.1 */
     uint32_t upstream_threads;      /* civetweb's: idle kept connections hold one each */
+    /*  GETs whose path starts with one of these (NULL-terminated; may be
+     *  NULL) may be answered without a length (streams, long-polls): they
+     *  go on an upstream connection asked to close, which then ends them. */
+    const char *const *close_paths;
     const char *peer_header;        /* "X-Hsn-Peer: <secret> " (the address follows) */
     uint32_t threads;
     uint32_t max_conns;
@@ -81,9 +85,10 @@ typedef struct {
     gateway_front_rc_t (*serve) (void *arg, void *tp, const gateway_front_req_t *req);
     /*  A descriptor for the loop to watch for the hook (e.g. a ZeroMQ
      *  socket's ZMQ_FD; -1: none), and the call made after every pass of
-     *  the loop (at least every 100 ms), where pending answers are given. */
+     *  the loop (at least every 100 ms), where pending answers are given;
+     *  true: more is waiting, come back without blocking. */
     int (*thread_fd) (void *tp);
-    void (*thread_poll) (void *arg, void *tp);
+    bool (*thread_poll) (void *arg, void *tp);
     void *arg;
 } gateway_front_config_t;
 

@@ -72,7 +72,10 @@ typedef struct front_conn {
     front_buf_t resp;               /* the upstream's head while it arrives */
     bool resp_started, resp_framed, resp_close, head_req, up_reuse;
     int64_t resp_left;              /* body bytes still to come; -1: until the close */
-    int64_t deadline_ms;            /* 0: none */
+    int64_t deadline_ms;            /* head, body, idle or linger; 0: none */
+    int64_t write_deadline_ms;      /* the client took nothing since; 0: none */
+    bool posted;                    /* to run again on the next pass */
+    struct front_conn *post_next;
     char peer[64];
     struct front_conn *prev, *next;
 } front_conn_t;
@@ -93,7 +96,8 @@ struct front_loop {
     pthread_t thread;
     bool started;
     void *tp;
-    front_conn_t *conns, *dead, *orphans;
+    front_conn_t *conns, *dead, *orphans, *posted;
+    int64_t listen_paused_until;    /* out of descriptors: not accepting until */
     char *scratch;                  /* a head's copy, parsed in place */
     int pool[FRONT_POOL_MAX];       /* idle keep-alive upstream connections */
     int64_t pool_at[FRONT_POOL_MAX];

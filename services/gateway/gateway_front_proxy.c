@@ -117,6 +117,9 @@ front_proxy_start (front_conn_t *c, const front_head_t *h)
     gateway_front_t *f = c->loop->front;
     c->resp_started = c->resp_framed = c->resp_close = false;
     c->up_reuse = !c->head_req;
+    for (const char *const *p = f->cfg.close_paths; p && *p && c->up_reuse; p++)
+        if (strcmp (h->method, "GET") == 0 && strncmp (h->path, *p, strlen (*p)) == 0)
+            c->up_reuse = false;
     c->resp_left = -1;
     int fd = c->up_reuse ? pool_take (c->loop) : -1;
     if (fd >= 0) {
@@ -220,9 +223,16 @@ resp_head (front_conn_t *c)
         size_t end = resp_head_end (buf, len);
         if (!end)
             return len > RESP_HEAD_MAX ? -1 : 0;
+        /*  "HTTP/1.x NNN": three digits, by hand (buf is no C string). */
+        if (end < 12 || strncmp (buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
+            return -1;
         int status = 0;
-        if (len < 12 || strncmp (buf, "HTTP/1.", 7) != 0
-            || sscanf (buf + 9, "%3d", &status) != 1 || status < 100)
+        for (int d = 9; d < 12; d++) {
+            if (buf[d] < '0' || buf[d] > '9')
+                return -1;
+            status = status * 10 + (buf[d] - '0');
+        }
+        if (status < 100)
             return -1;
         if (status < 200) {             /* 100 Continue: the client waits for it */
             if (front_buf_append (&c->out, buf, end))

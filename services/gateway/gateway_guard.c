@@ -193,6 +193,16 @@ gateway_guard_breaker_done (gateway_guard_t *self, uint32_t service, bool failed
     pthread_mutex_unlock (&self->breaker_lock);
 }
 
+void
+gateway_guard_breaker_cancel (gateway_guard_t *self, uint32_t service)
+{
+    if (service >= HSN_SERVICE__MAX || self->cfg.breaker_failures == 0)
+        return;
+    pthread_mutex_lock (&self->breaker_lock);
+    self->breakers[service].probing = false;
+    pthread_mutex_unlock (&self->breaker_lock);
+}
+
 const char *
 gateway_guard_breaker_state (gateway_guard_t *self, uint32_t service)
 {

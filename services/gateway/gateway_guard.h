@@ -57,6 +57,10 @@ int gateway_guard_breaker_enter (gateway_guard_t *self, uint32_t service, int64_
 void gateway_guard_breaker_done (gateway_guard_t *self, uint32_t service, bool failed,
                                  bool probe, int64_t now_ms);
 
+/*  A probe (probe true from enter) that was never sent: the breaker stays
+ *  half-open for the next caller to probe. */
+void gateway_guard_breaker_cancel (gateway_guard_t *self, uint32_t service);
+
 /*  "closed", "open" or "half-open". */
 const char *gateway_guard_breaker_state (gateway_guard_t *self, uint32_t service);
 

@@ -321,12 +321,11 @@ front_thread_fd (void *tp)
     return t->fast ? gateway_fast_fd (t->fast) : -1;
 }
 
-static void
+static bool
 front_thread_poll (void *arg, void *tp)
 {
     gw_thread_t *t = (gw_thread_t *) tp;
-    if (t->fast)
-        gateway_fast_poll (t->fast, t);
+    return t->fast && gateway_fast_poll (t->fast, t);
 }
 
 /*  A path the front may match itself: civetweb would decode %xx and remove
@@ -340,9 +339,9 @@ plain_path (const char *p)
     return true;
 }
 
-/*  The hot routes, answered in the loop: a near-cache hit at once; a cache
- *  read, a named query read or an agent send by a call that does not block
- *  the loop (gateway_fast.h). Everything else, and whatever these cannot
+/*  The hot routes, answered in the loop: a near-cache hit, the OpenAPI
+ *  document and the dashboard at once; a cache read, a named query read or
+ *  an agent send by a call that does not block the loop (gateway_fast.h). Everything else, and whatever these cannot
  *  take now (no free backend slot), goes to civetweb. */
 static gateway_front_rc_t
 front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
@@ -350,14 +349,16 @@ front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
     gateway_http_t *self = (gateway_http_t *) arg;
     gw_thread_t *t = (gw_thread_t *) tp;
     bool get = strcmp (fr->method, "GET") == 0;
-    if (!t || (!get && strcmp (fr->method, "POST") != 0) || strncmp (fr->path, "/api/", 5) != 0
+    if (!t || (!get && strcmp (fr->method, "POST") != 0)
+        || (strncmp (fr->path, "/api/", 5) != 0 && strcmp (fr->path, "/") != 0)
         || !plain_path (fr->path))
         return GATEWAY_FRONT_PASS;
     gateway_params_t params;
     char allow[64];
     const gateway_route_t *r = gateway_route_match (fr->method, fr->path, &params, allow,
                                                     sizeof allow);
-    if (!r || (r->handler != H_CACHE_GET && r->handler != H_QUERY_GET
+    bool fixed = r && (r->handler == H_OPENAPI || r->handler == H_DASHBOARD);
+    if (!r || (!fixed && r->handler != H_CACHE_GET && r->handler != H_QUERY_GET
                && r->handler != H_AGENT_SEND))
         return GATEWAY_FRONT_PASS;
     bool near_hit = false;
@@ -369,7 +370,7 @@ front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
         near_hit = gateway_cache_near_get (t, params.ptr[0], params.len[0], params.ptr[1],
                                            params.len[1], now, &prefix, &expires) == 0;
     }
-    if (!near_hit && !t->fast)
+    if (!near_hit && !fixed && !t->fast)
         return GATEWAY_FRONT_PASS;
     gateway_req_t req;
     gateway_req_init_io (&req, &fr->io, get, &t->body, &t->out, &t->zip);
@@ -384,7 +385,11 @@ front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
     if (admit (self, &req, r, client, strlen (client)) == 0) {
         gateway_fast_to_t to = { fr->handle, route, r->method, r->pattern, fr->peer,
                                  fr->io.header (fr->io.ctx, "If-None-Match") };
-        if (near_hit)
+        if (r->handler == H_OPENAPI)
+            gateway_openapi (t, &req);
+        else if (r->handler == H_DASHBOARD)
+            gateway_monitor_dashboard (t, &req, fr->method);
+        else if (near_hit)
             gateway_cache_near_send (&req, &prefix, expires, now);
         else if (r->handler == H_CACHE_GET)
             rc = gateway_cache_get_front (t, &req, &to, params.ptr[0], params.len[0],
@@ -412,8 +417,11 @@ start_front (gateway_http_t *self)
         snprintf (self->secret + 2 * i, 3, "%02x", raw[i]);
     char peer_header[64];
     snprintf (peer_header, sizeof peer_header, "X-Hsn-Peer: %s ", self->secret);
+    /*  Long-polls and streams: the hub may answer them without a length. */
+    static const char *const close_paths[] = { "/api/agents/", NULL };
     gateway_front_config_t fc = {
-        self->cfg.front_addr, self->cfg.front_port, self->port, self->cfg.threads, peer_header,
+        self->cfg.front_addr, self->cfg.front_port, self->port, self->cfg.threads, close_paths,
+        peer_header,
         self->cfg.front_threads, self->cfg.front_max_conns, self->cfg.keepalive_ms,
         self->cfg.request_timeout_ms, self->cfg.max_request_bytes, self->cfg.max_body_bytes,
         self->cfg.front_fd_base, front_thread_start, front_thread_stop, front_serve,

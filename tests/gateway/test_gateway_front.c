@@ -68,6 +68,20 @@ on_stream (struct mg_connection *conn, void *arg)
     return 200;
 }
 
+/*  /big: 4 MiB with its length, for a client that reads none of it. */
+static int
+on_big (struct mg_connection *conn, void *arg)
+{
+    enum { SIZE = 4 << 20 };
+    mg_printf (conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", SIZE);
+    static char chunk[65536];
+    memset (chunk, 'b', sizeof chunk);
+    for (int sent = 0; sent < SIZE; sent += (int) sizeof chunk)
+        if (mg_write (conn, chunk, sizeof chunk) <= 0)
+            break;                      /* the front let go */
+    return 200;
+}
+
 /*  /slow: answers when the test lets it (or after 5 s). */
 static int
 on_slow (struct mg_connection *conn, void *arg)
@@ -116,8 +130,11 @@ rig_start (rig_t *r, uint32_t max_conns, uint32_t keepalive_ms, uint32_t request
     mg_init_library (0);
     int up_port = 1;                    /* nothing listens: connect refused */
     if (upstream) {
+        /*  A long keep-alive time: an answer without a length that is not
+         *  ended by its connection would hang for it. */
         const char *options[] = { "listening_ports", "127.0.0.1:0", "num_threads", "8",
-                                  "enable_keep_alive", "yes", NULL };
+                                  "enable_keep_alive", "yes", "keep_alive_timeout_ms", "30000",
+                                  NULL };
         struct mg_callbacks cb;
         memset (&cb, 0, sizeof cb);
         r->ctx = mg_start (&cb, NULL, options);
@@ -125,11 +142,13 @@ rig_start (rig_t *r, uint32_t max_conns, uint32_t keepalive_ms, uint32_t request
         mg_set_request_handler (r->ctx, "/up", on_up, NULL);
         mg_set_request_handler (r->ctx, "/stream", on_stream, NULL);
         mg_set_request_handler (r->ctx, "/slow", on_slow, NULL);
+        mg_set_request_handler (r->ctx, "/big", on_big, NULL);
         struct mg_server_port ports[2];
         ck_assert_int_ge (mg_get_server_ports (r->ctx, 2, ports), 1);
         up_port = ports[0].port;
     }
-    gateway_front_config_t cfg = { "127.0.0.1", 0, up_port, 8, SECRET_HEADER, 2, max_conns,
+    static const char *const close_paths[] = { "/stream", NULL };
+    gateway_front_config_t cfg = { "127.0.0.1", 0, up_port, 8, close_paths, SECRET_HEADER, 2, max_conns,
                                    keepalive_ms, request_timeout_ms, 4096, 300000, 0,
                                    NULL, NULL, serve, NULL, NULL, NULL };
     r->front = gateway_front_new (&cfg);
@@ -269,6 +288,17 @@ START_TEST (hook_and_relay_share_a_keep_alive_connection_in_order)
         client_reset (c);
     }
     ck_assert_int_eq (__atomic_load_n (&native_calls, __ATOMIC_RELAXED), 500);
+    /*  400 in one write: more than one pass of the loop takes (the rest
+     *  must not wait for an event that will not come). */
+    static char burst[400 * 48];
+    size_t blen = 0;
+    for (int i = 0; i < 400; i++)
+        blen += (size_t) snprintf (burst + blen, sizeof burst - blen,
+                                   "GET /native/p%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+    client_send (c, burst, blen);
+    ck_assert_msg (wait_for (c, "native GET /native/p399 ", 1, 5000), "burst: %zu bytes", c->len);
+    ck_assert (wait_for (c, "HTTP/1.1 200 OK", 400, 5000));
+    client_reset (c);
     /*  Pipelined in one write: hook, relay, hook, relay with a query, a
      *  hook POST with a body. */
     client_say (c, "GET /native/a HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -418,10 +448,21 @@ START_TEST (limits_in_time_and_number)
     ck_assert (wait_eof (c3, 5000));
     ck_assert_msg (strncmp (c3->buf, "HTTP/1.1 503 ", 13) == 0, "%s", c3->buf);
     ck_assert_ptr_nonnull (strstr (c3->buf, "\"code\":\"overloaded\""));
+    const char *cl = strstr (c3->buf, "Content-Length: "), *bstart = strstr (c3->buf, "\r\n\r\n");
+    ck_assert (cl && bstart);
+    ck_assert_int_eq (atoi (cl + 16), (int) strlen (bstart + 4));
     client_close (&c1);
     client_close (&c2);
     client_close (&c3);
     ck_assert (hsn_wait_until (no_conns, r.front, 5000));
+    /*  A relayed answer nobody reads: closed after the request timeout,
+     *  the upstream with it. */
+    c = client_open (r.port);
+    int small = 4096;
+    setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    client_say (c, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert (hsn_wait_until (no_conns, r.front, 10000));
+    client_close (&c);
     rig_stop (&r);
 }
 END_TEST
