@@ -1,6 +1,7 @@
 /*  gateway_front_int: what the front's files share (not public).
  *
- *  gateway_front.c        loops, accept, connections, timers, answers
+ *  gateway_front.c        loops, accept, timers, start and stop
+ *  gateway_front_conn.c   a connection: buffers, requests, moving bytes
  *  gateway_front_parse.c  request heads
  *  gateway_front_proxy.c  forwarding to civetweb
  */
@@ -125,6 +126,26 @@ void front_pool_age (front_loop_t *l, int64_t now);
 
 /*  Answer with the front's own JSON error envelope (into c->out). */
 void front_error (front_conn_t *c, int status, const char *code, const char *message);
+
+/*  epoll tags of a connection's sockets (ORed into its address). */
+#define TAG_CLIENT 0
+#define TAG_UP 1
+
+/*  Close c's sockets now; free it after the loop's batch of events (or,
+ *  when its answer is pending, when the hook is done with it). */
+void front_conn_close (front_conn_t *c);
+void front_free_dead (front_loop_t *l);
+
+/*  Move everything that can move. Returns false when c was closed. */
+bool front_conn_run (front_conn_t *c);
+
+/*  Answer a head the front will not take (400, 408, 411, 431, 505), then
+ *  close. */
+void front_refuse (front_conn_t *c, int status);
+
+/*  Run the connections that stopped with work left; true when some are
+ *  left again. */
+bool front_run_posted (front_loop_t *l);
 
 /*  Register fd (tag 1: an upstream) in c's loop, edge-triggered. */
 int front_watch (front_conn_t *c, int fd, int tag);

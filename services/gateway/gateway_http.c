@@ -5,8 +5,7 @@
  *  it and write one access-log line. Backend calls pass the circuit breaker
  *  and the concurrency limit in gateway_call.
  */
-#include "gateway_internal.h"
-#include "gateway_fast.h"
+#include "gateway_http_int.h"
 #include "gateway_front.h"
 #include "hsn_log.h"
 #include "hsn_time.h"
@@ -16,23 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-/*  Route classes, for latency histograms that merge across replicas. */
-enum { ROUTE_CACHE, ROUTE_MONITOR, ROUTE_OTHER, ROUTE_QUERY, ROUTE_AGENTS, ROUTE__COUNT };
 static const char *route_names[ROUTE__COUNT] = { "cache", "monitor", "other", "query", "agents" };
-
-struct gateway_http {
-    struct mg_context *ctx;
-    gateway_http_config_t cfg;
-    char *inproc;
-    int port;
-    hsn_hist_t *latency[ROUTE__COUNT];
-    uint64_t *requests, *status_4xx, *status_5xx, *rate_limited, *unauthorized;
-    uint64_t *handoffs;
-    gateway_front_t *front;         /* NULL: civetweb is the public port */
-    char secret[33];                /* the front's proof in X-Hsn-Peer */
-};
 
 /*  Set by gateway_http_handed_off during the request of this thread. */
 static __thread bool handed_off;
@@ -45,8 +29,8 @@ gateway_http_handed_off (gateway_req_t *req)
     req->status = 200;
 }
 
-static void
-record (gateway_http_t *self, int route, const gateway_req_t *req)
+void
+gateway_http_record (gateway_http_t *self, int route, const gateway_req_t *req)
 {
     if (!self->cfg.metrics)
         return;
@@ -58,15 +42,14 @@ record (gateway_http_t *self, int route, const gateway_req_t *req)
         hsn_counter_add (self->status_4xx, 1);
 }
 
-static void *
-on_thread_start (const struct mg_context *ctx, int thread_type)
+/*  What a thread that answers requests owns (a civetweb worker, a front
+ *  loop); NULL when out of memory. */
+gw_thread_t *
+gateway_http_thread_new (gateway_http_t *self)
 {
-    if (thread_type != 1)           /* 1: a worker thread */
-        return NULL;
     gw_thread_t *t = (gw_thread_t *) calloc (1, sizeof *t);
     if (!t)
         return NULL;
-    gateway_http_t *self = (gateway_http_t *) mg_get_user_data (ctx);
     t->cfg = &self->cfg;
     t->inproc = self->inproc;
     hsn_enc_init (&t->enc);
@@ -78,10 +61,17 @@ on_thread_start (const struct mg_context *ctx, int thread_type)
     return t;
 }
 
-static void
-on_thread_stop (const struct mg_context *ctx, int thread_type, void *ptr)
+static void *
+on_thread_start (const struct mg_context *ctx, int thread_type)
 {
-    gw_thread_t *t = (gw_thread_t *) ptr;
+    if (thread_type != 1)           /* 1: a worker thread */
+        return NULL;
+    return gateway_http_thread_new ((gateway_http_t *) mg_get_user_data (ctx));
+}
+
+void
+gateway_http_thread_free (gw_thread_t *t)
+{
     if (!t)
         return;
     hsn_client_destroy (&t->client);
@@ -94,9 +84,15 @@ on_thread_stop (const struct mg_context *ctx, int thread_type, void *ptr)
     free (t);
 }
 
+static void
+on_thread_stop (const struct mg_context *ctx, int thread_type, void *ptr)
+{
+    gateway_http_thread_free ((gw_thread_t *) ptr);
+}
+
 /*  API key, then rate limit. Returns 0 to go on, or -1 after answering. */
-static int
-admit (gateway_http_t *self, gateway_req_t *req, const gateway_route_t *r,
+int
+gateway_http_admit (gateway_http_t *self, gateway_req_t *req, const gateway_route_t *r,
        const char *client, size_t client_len)
 {
     if (!r->open && gateway_auth_count (self->cfg.auth)
@@ -157,8 +153,8 @@ json_inside (const char *s, char *out, size_t cap)
     return out;
 }
 
-static void
-access_log (const gateway_req_t *req, const char *method, const char *route,
+void
+gateway_http_log (const gateway_req_t *req, const char *method, const char *route,
             const char *client, bool hub)
 {
     if (!hsn_log_enabled (HSN_LOG_INFO))
@@ -177,8 +173,8 @@ access_log (const gateway_req_t *req, const char *method, const char *route,
 }
 
 /*  The route class of r, for the metrics. */
-static int
-route_class (const gateway_route_t *r)
+int
+gateway_http_route_class (const gateway_route_t *r)
 {
     for (int i = 0; i < ROUTE__COUNT; i++)
         if (strcmp (r->route_class, route_names[i]) == 0)
@@ -188,8 +184,8 @@ route_class (const gateway_route_t *r)
 
 /*  The client a bucket belongs to: its API key when that is one of ours,
  *  else its address (a made-up key must not buy a fresh bucket). */
-static const char *
-bucket_of (gateway_http_t *self, const gateway_req_t *req, const char *addr)
+const char *
+gateway_http_bucket (gateway_http_t *self, const gateway_req_t *req, const char *addr)
 {
     const char *client = gateway_auth_presented (req->io.header, req->io.ctx);
     if (!client || !*client || !gateway_auth_count (self->cfg.auth)
@@ -232,7 +228,7 @@ on_request (struct mg_connection *conn, void *cbdata)
     const char *uri = ri->local_uri ? ri->local_uri : "";
     const char *method = ri->request_method;
     const char *peer = peer_of (self, conn, ri);
-    const char *client = bucket_of (self, &req, peer);
+    const char *client = gateway_http_bucket (self, &req, peer);
     gateway_params_t params;
     char allow[64];
     const gateway_route_t *r = gateway_route_match (method, uri, &params, allow, sizeof allow);
@@ -241,8 +237,8 @@ on_request (struct mg_connection *conn, void *cbdata)
         gateway_reply_method (&req, allow);
     else if (!r)
         gateway_reply_error (&req, 404, "not_found", "no such route");
-    else if (admit (self, &req, r, client, strlen (client)) == 0) {
-        route = route_class (r);
+    else if (gateway_http_admit (self, &req, r, client, strlen (client)) == 0) {
+        route = gateway_http_route_class (r);
         switch (r->handler) {
             case H_MONITOR:    gateway_monitor_route (t, &req, method, uri + 18); break;
             case H_PROMETHEUS: gateway_monitor_prometheus (t, &req, method); break;
@@ -265,173 +261,9 @@ on_request (struct mg_connection *conn, void *cbdata)
     if (handed_off)
         hsn_counter_add (self->handoffs, 1);
     else
-        record (self, route, &req);
-    access_log (&req, method, r ? r->pattern : uri, peer, handed_off);
+        gateway_http_record (self, route, &req);
+    gateway_http_log (&req, method, r ? r->pattern : uri, peer, handed_off);
     return 1;
-}
-
-/*  --- the front's own answers ------------------------------------------ */
-
-/*  A pending answer is given: count it, log it, let the connection go on. */
-static void
-front_after (void *arg, gateway_req_t *req, void *handle, int route, const char *method,
-             const char *pattern, const char *peer)
-{
-    gateway_http_t *self = (gateway_http_t *) arg;
-    record (self, route, req);
-    access_log (req, method, pattern, peer, false);
-    gateway_front_done (handle);
-}
-
-static void *
-front_thread_start (void *arg)
-{
-    gateway_http_t *self = (gateway_http_t *) arg;
-    gw_thread_t *t = (gw_thread_t *) calloc (1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->cfg = &self->cfg;
-    t->inproc = self->inproc;
-    hsn_enc_init (&t->enc);
-    gateway_json_buf_init (&t->body);
-    gateway_json_buf_init (&t->out);
-    gateway_json_buf_init (&t->json);
-    gateway_zip_init (&t->zip, self->cfg.compression, self->cfg.min_compression, 1);
-    msgpack_sbuffer_init (&t->mp);
-    /*  Without it the loop still answers near-cache hits; backend calls
-     *  then go to civetweb. */
-    t->fast = gateway_fast_new (self->inproc, self->cfg.guard, self->cfg.backend_timeout_ms,
-                                front_after, self);
-    return t;
-}
-
-static void
-front_thread_stop (void *arg, void *tp)
-{
-    gw_thread_t *t = (gw_thread_t *) tp;
-    if (t)
-        gateway_fast_destroy (&t->fast);
-    on_thread_stop (NULL, 1, tp);
-}
-
-static int
-front_thread_fd (void *tp)
-{
-    gw_thread_t *t = (gw_thread_t *) tp;
-    return t->fast ? gateway_fast_fd (t->fast) : -1;
-}
-
-static bool
-front_thread_poll (void *arg, void *tp)
-{
-    gw_thread_t *t = (gw_thread_t *) tp;
-    return t->fast && gateway_fast_poll (t->fast, t);
-}
-
-/*  A path the front may match itself: civetweb would decode %xx and remove
- *  dot segments first, so anything it would change goes to civetweb. */
-static bool
-plain_path (const char *p)
-{
-    for (const char *q = p; *q; q++)
-        if (*q == '%' || *q == '\\' || (*q == '/' && (q[1] == '/' || q[1] == '.')))
-            return false;
-    return true;
-}
-
-/*  The hot routes, answered in the loop: a near-cache hit, the OpenAPI
- *  document and the dashboard at once; a cache read, a named query read or
- *  an agent send by a call that does not block the loop (gateway_fast.h). Everything else, and whatever these cannot
- *  take now (no free backend slot), goes to civetweb. */
-static gateway_front_rc_t
-front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
-{
-    gateway_http_t *self = (gateway_http_t *) arg;
-    gw_thread_t *t = (gw_thread_t *) tp;
-    bool get = strcmp (fr->method, "GET") == 0;
-    if (!t || (!get && strcmp (fr->method, "POST") != 0)
-        || (strncmp (fr->path, "/api/", 5) != 0 && strcmp (fr->path, "/") != 0)
-        || !plain_path (fr->path))
-        return GATEWAY_FRONT_PASS;
-    gateway_params_t params;
-    char allow[64];
-    const gateway_route_t *r = gateway_route_match (fr->method, fr->path, &params, allow,
-                                                    sizeof allow);
-    bool fixed = r && (r->handler == H_OPENAPI || r->handler == H_DASHBOARD);
-    if (!r || (!fixed && r->handler != H_CACHE_GET && r->handler != H_QUERY_GET
-               && r->handler != H_AGENT_SEND))
-        return GATEWAY_FRONT_PASS;
-    bool near_hit = false;
-    gateway_prefix_t prefix;
-    int64_t now = hsn_now_ms (), expires;
-    if (r->handler == H_CACHE_GET) {
-        if (fr->query)
-            return GATEWAY_FRONT_PASS;
-        near_hit = gateway_cache_near_get (t, params.ptr[0], params.len[0], params.ptr[1],
-                                           params.len[1], now, &prefix, &expires) == 0;
-    }
-    if (!near_hit && !fixed && !t->fast)
-        return GATEWAY_FRONT_PASS;
-    gateway_req_t req;
-    gateway_req_init_io (&req, &fr->io, get, &t->body, &t->out, &t->zip);
-    req.query = fr->query;
-    req.body_in = fr->body;
-    req.body_in_len = fr->body_len;
-    /*  Admitted once the front takes the request (a PASS below, when no
-     *  backend slot is free, is admitted again by civetweb). */
-    const char *client = bucket_of (self, &req, fr->peer);
-    int route = route_class (r);
-    gateway_front_rc_t rc = GATEWAY_FRONT_DONE;
-    if (admit (self, &req, r, client, strlen (client)) == 0) {
-        gateway_fast_to_t to = { fr->handle, route, r->method, r->pattern, fr->peer,
-                                 fr->io.header (fr->io.ctx, "If-None-Match") };
-        if (r->handler == H_OPENAPI)
-            gateway_openapi (t, &req);
-        else if (r->handler == H_DASHBOARD)
-            gateway_monitor_dashboard (t, &req, fr->method);
-        else if (near_hit)
-            gateway_cache_near_send (&req, &prefix, expires, now);
-        else if (r->handler == H_CACHE_GET)
-            rc = gateway_cache_get_front (t, &req, &to, params.ptr[0], params.len[0],
-                                          params.ptr[1], params.len[1]);
-        else if (r->handler == H_QUERY_GET)
-            rc = gateway_query_get_front (t, &req, &to, params.ptr[0], params.len[0]);
-        else
-            rc = gateway_agent_send_front (t, &req, &to, params.ptr[0], params.len[0]);
-    }
-    if (rc == GATEWAY_FRONT_DONE) {
-        record (self, route, &req);
-        access_log (&req, fr->method, r->pattern, fr->peer, false);
-    }
-    return rc;
-}
-
-/*  The front on the public address, relaying to civetweb's loopback port. */
-static int
-start_front (gateway_http_t *self)
-{
-    uint8_t raw[16];
-    if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
-        return -1;
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf (self->secret + 2 * i, 3, "%02x", raw[i]);
-    char peer_header[64];
-    snprintf (peer_header, sizeof peer_header, "X-Hsn-Peer: %s ", self->secret);
-    /*  Long-polls and streams: the hub may answer them without a length. */
-    static const char *const close_paths[] = { "/api/agents/", NULL };
-    gateway_front_config_t fc = {
-        self->cfg.front_addr, self->cfg.front_port, self->port, self->cfg.threads, close_paths,
-        peer_header,
-        self->cfg.front_threads, self->cfg.front_max_conns, self->cfg.keepalive_ms,
-        self->cfg.request_timeout_ms, self->cfg.max_request_bytes, self->cfg.max_body_bytes,
-        self->cfg.front_fd_base, front_thread_start, front_thread_stop, front_serve,
-        front_thread_fd, front_thread_poll, self
-    };
-    self->front = gateway_front_new (&fc);
-    if (!self->front)
-        return -1;
-    self->port = gateway_front_port (self->front);
-    return 0;
 }
 
 gateway_http_t *
@@ -492,7 +324,7 @@ gateway_http_new (const gateway_http_config_t *cfg)
     struct mg_server_port ports[4];
     int n = mg_get_server_ports (self->ctx, 4, ports);
     self->port = n > 0 ? ports[0].port : -1;
-    if (cfg->front_threads && start_front (self) < 0) {
+    if (cfg->front_threads && gateway_http_start_front (self) < 0) {
         gateway_http_destroy (&self);
         return NULL;
     }

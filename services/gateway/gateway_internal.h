@@ -1,6 +1,9 @@
 /*  gateway_internal: what the gateway's route modules share (not public).
  *
- *  gateway_http.c    server, threads, dispatch, request metrics
+ *  gateway_http.c    civetweb's side: threads, dispatch, request metrics
+ *  gateway_http_front.c the front's side: the routes answered in its loops
+ *  gateway_front*.c  the event-driven HTTP front (gateway_front.h)
+ *  gateway_fast.c    backend calls that do not block a front loop
  *  gateway_call.c    calling a backend through the broker, request bodies
  *  gateway_cache.c   /api/cache routes
  *  gateway_query.c   /api/queries routes
