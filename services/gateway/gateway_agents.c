@@ -239,6 +239,25 @@ handoff (gw_thread_t *t, gateway_req_t *req, gateway_hub_kind_t kind, const char
                              "too many clients waiting (GATEWAY_HUB_MAX); try again shortly");
         return;
     }
+    if (req->front_secret) {
+        /*  Behind the front, the client's own socket is the front's: an
+         *  answer it alone understands asks it to pass that socket to the
+         *  hub, with what the hub needs (gateway_http_front.c reads it). */
+        char head[1536];
+        int n = snprintf (head, sizeof head,
+                          "HTTP/1.1 200 OK\r\nX-Hsn-Handoff: %s %d %u %lld %lld %s %.*s\r\n"
+                          "%.*sContent-Length: 0\r\n\r\n",
+                          req->front_secret, (int) kind, max, (long long) deadline_ms,
+                          (long long) req->started_us, req->request_id, (int) len, agent,
+                          (int) req->headers_len, req->headers);
+        if (n <= 0 || (size_t) n >= sizeof head || mg_write (req->conn, head, (size_t) n) != n) {
+            gateway_hub_unreserve (hub);
+            gateway_reply_error (req, 503, "unavailable", "the connection could not be handed over");
+            return;
+        }
+        gateway_http_handed_off (req);
+        return;
+    }
     int fd = gateway_takeover (req->conn, gateway_hub_fd_base (hub));
     if (fd < 0) {
         gateway_hub_unreserve (hub);

@@ -11,11 +11,12 @@
  *  - answered in the loop by the serve hook (the hot routes whose answer
  *    is at hand, e.g. a near-cache hit), or
  *  - forwarded to civetweb, listening on a loopback port, over a fresh
- *    connection ("Connection: close"), its answer streamed back until that
- *    connection ends. The client's address travels in a header civetweb
- *    trusts only with the per-process secret (gateway_http.c). Long-polls
- *    and streams work unchanged: the hub takes over the loopback
- *    connection, and the front relays its bytes.
+ *    connection (kept alive), its answer streamed back. The client's
+ *    address travels in a header civetweb trusts only with the
+ *    per-process secret (gateway_http.c). A long-poll or stream that
+ *    civetweb hands to the hub comes back as a handoff answer: the client's
+ *    own socket goes to the hub (the handoff hook), which then talks to
+ *    the client directly.
  *  Responses leave in request order: while one is forwarded, later
  *  (pipelined) requests wait in the connection's buffer.
  *
@@ -89,6 +90,12 @@ typedef struct {
      *  true: more is waiting, come back without blocking. */
     int (*thread_fd) (void *tp);
     bool (*thread_poll) (void *arg, void *tp);
+    /*  An upstream answer whose head carries "X-Hsn-Handoff:" (behind the
+     *  peer header's secret, checked by the hook) asks for the client's
+     *  connection itself: the front lets go of fd (out of its epoll, not
+     *  closed) and passes it with that head; the hook owns fd from then
+     *  on, whatever it returns. NULL: such answers are relayed. */
+    void (*handoff) (void *arg, int fd, const char *head, size_t len);
     void *arg;
 } gateway_front_config_t;
 

@@ -105,7 +105,8 @@ front_conn_close (front_conn_t *c)
     front_loop_t *l = c->loop;
     unpost (c);
     front_proxy_close (c);
-    close (c->fd);                      /* leaves the epoll set with it */
+    if (c->fd >= 0)                     /* -1: handed off, no longer ours */
+        close (c->fd);                  /* leaves the epoll set with it */
     c->fd = -1;
     if (c->prev)
         c->prev->next = c->next;
@@ -289,6 +290,10 @@ front_conn_run (front_conn_t *c)
 {
     gateway_front_t *f = c->loop->front;
     for (int round = 0; round < 256; round++) {
+        if (c->handed) {                /* its socket has a new owner */
+            front_conn_close (c);
+            return false;
+        }
         bool progress = false;
         while (front_buf_avail (&c->out) && c->wr_ready) {
             ssize_t n = send (c->fd, c->out.data + c->out.off, front_buf_avail (&c->out),

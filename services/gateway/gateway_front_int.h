@@ -68,6 +68,7 @@ typedef struct front_conn {
     bool lingering;                 /* FIN sent, reading what is left */
     bool continued;                 /* 100 Continue sent for this request */
     bool orphan;                    /* closed while its answer was pending */
+    bool handed;                    /* its socket went to the handoff hook */
     front_buf_t in, out, up_out;
     uint64_t body_left;             /* request body still to forward */
     front_buf_t resp;               /* the upstream's head while it arrives */

@@ -212,8 +212,9 @@ resp_field (const char *buf, size_t len, const char *name)
 }
 
 /*  The upstream's head has arrived (whole, in c->resp): pass 1xx heads on,
- *  note the final head's framing, then relay as it comes. Returns -1 when
- *  the head is unusable. */
+ *  note the final head's framing, then relay as it comes. Returns 0, 1
+ *  when the client's socket was handed off, or -1 when the head is
+ *  unusable. */
 static int
 resp_head (front_conn_t *c)
 {
@@ -239,6 +240,19 @@ resp_head (front_conn_t *c)
                 return -1;
             front_buf_consume (&c->resp, end);
             continue;
+        }
+        /*  The client's socket itself is asked for (a long-poll or
+         *  stream for the hub): give it, then this connection is done. */
+        if (c->loop->front->cfg.handoff && resp_field (buf, end, "X-Hsn-Handoff")) {
+            gateway_front_t *f = c->loop->front;
+            int fd = c->fd;
+            epoll_ctl (c->loop->ep, EPOLL_CTL_DEL, fd, NULL);
+            c->fd = -1;
+            c->handed = true;
+            c->state = FRONT_CLOSING;
+            f->cfg.handoff (f->cfg.arg, fd, buf, end);
+            front_buf_free (&c->resp);
+            return 1;
         }
         const char *conn = resp_field (buf, end, "Connection");
         c->resp_close = conn && strncasecmp (conn + strspn (conn, " \t"), "close", 5) == 0;
@@ -373,11 +387,16 @@ front_proxy_step (front_conn_t *c)
             progress = true;
             if (c->resp_started && c->resp_left >= 0)
                 c->resp_left -= n;
-            else if (!c->resp_started && resp_head (c)) {
-                c->keep_alive = false;
-                front_buf_free (&c->resp);
-                finish (c, true);
-                return true;
+            else if (!c->resp_started) {
+                int hr = resp_head (c);
+                if (hr == 1)
+                    return true;        /* handed off: conn_run closes the rest */
+                if (hr) {
+                    c->keep_alive = false;
+                    front_buf_free (&c->resp);
+                    finish (c, true);
+                    return true;
+                }
             }
             if (c->resp_started && c->resp_left == 0) {
                 finish (c, false);      /* the whole answer, by its length */

@@ -228,6 +228,8 @@ on_request (struct mg_connection *conn, void *cbdata)
     const char *uri = ri->local_uri ? ri->local_uri : "";
     const char *method = ri->request_method;
     const char *peer = peer_of (self, conn, ri);
+    if (peer != ri->remote_addr)
+        req.front_secret = self->secret;    /* the front relays this request */
     const char *client = gateway_http_bucket (self, &req, peer);
     gateway_params_t params;
     char allow[64];

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 /*  --- the front's own answers ------------------------------------------ */
 
@@ -140,6 +142,59 @@ front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
     return rc;
 }
 
+/*  A handoff answer from civetweb (gateway_agents.c): "X-Hsn-Handoff:
+ *  <secret> <kind> <max> <deadline_ms> <started_us> <request id> <agent>",
+ *  the hub's extra header lines after it. The client's socket, fd, goes to
+ *  the hub, whose reservation civetweb took. */
+static void
+front_handoff (void *arg, int fd, const char *head, size_t len)
+{
+    gateway_http_t *self = (gateway_http_t *) arg;
+    gateway_hub_t *hub = self->cfg.hub;
+    char buf[2048], headers[1536] = "";
+    if (!hub) {
+        close (fd);
+        return;
+    }
+    if (len >= sizeof buf) {
+        close (fd);
+        gateway_hub_unreserve (hub);
+        return;
+    }
+    memcpy (buf, head, len);
+    buf[len] = 0;
+    char secret[40], request_id[80], agent[160];
+    int kind = 0;
+    unsigned max = 0;
+    long long deadline = 0, started = 0;
+    size_t hlen = 0;
+    bool ok = false;
+    for (char *line = strstr (buf, "\r\n"); line && line[2] != '\r'; ) {
+        line += 2;
+        char *end = strstr (line, "\r\n");
+        if (!end)
+            break;
+        *end = 0;
+        if (strncasecmp (line, "X-Hsn-Handoff: ", 15) == 0)
+            ok = sscanf (line + 15, "%39s %d %u %lld %lld %79s %159s", secret, &kind, &max,
+                         &deadline, &started, request_id, agent) == 7
+                 && strcmp (secret, self->secret) == 0;
+        else if (strncasecmp (line, "Content-Length:", 15) != 0
+                 && hlen + (size_t) (end - line) + 3 < sizeof headers)
+            hlen += (size_t) snprintf (headers + hlen, sizeof headers - hlen, "%s\r\n", line);
+        *end = '\r';
+        line = end;
+    }
+    if (!ok || (kind != GATEWAY_HUB_LONGPOLL && kind != GATEWAY_HUB_STREAM)) {
+        close (fd);
+        gateway_hub_unreserve (hub);
+        return;
+    }
+    gateway_hub_client_t c = { (gateway_hub_kind_t) kind, fd, agent, max, deadline, request_id,
+                               started, headers };
+    gateway_hub_add (hub, &c);          /* owns fd now, even on failure */
+}
+
 /*  The front on the public address, relaying to civetweb's loopback port. */
 int
 gateway_http_start_front (gateway_http_t *self)
@@ -159,7 +214,7 @@ gateway_http_start_front (gateway_http_t *self)
         self->cfg.front_threads, self->cfg.front_max_conns, self->cfg.keepalive_ms,
         self->cfg.request_timeout_ms, self->cfg.max_request_bytes, self->cfg.max_body_bytes,
         self->cfg.front_fd_base, front_thread_start, front_thread_stop, front_serve,
-        front_thread_fd, front_thread_poll, self
+        front_thread_fd, front_thread_poll, front_handoff, self
     };
     self->front = gateway_front_new (&fc);
     if (!self->front)

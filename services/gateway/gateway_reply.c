@@ -129,6 +129,7 @@ gateway_req_init_io (gateway_req_t *req, const gateway_io_t *io, bool is_get,
     req->query = NULL;
     req->body_in = NULL;
     req->body_in_len = 0;
+    req->front_secret = NULL;
     req->started_us = hsn_now_us ();
     req->body = body;
     req->out = out;

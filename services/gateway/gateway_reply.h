@@ -55,6 +55,8 @@ typedef struct {
     const char *query;              /* the query string (not decoded), or NULL */
     const char *body_in;            /* the whole body, when it was read already */
     size_t body_in_len;
+    const char *front_secret;       /* civetweb behind the front: the secret of
+                                     * its handoff answers; NULL otherwise */
     char request_id[80];
     int64_t started_us;
     gateway_json_buf_t *body;       /* scratch, owned by the thread */

@@ -150,7 +150,7 @@ rig_start (rig_t *r, uint32_t max_conns, uint32_t keepalive_ms, uint32_t request
     static const char *const close_paths[] = { "/stream", NULL };
     gateway_front_config_t cfg = { "127.0.0.1", 0, up_port, 8, close_paths, SECRET_HEADER, 2, max_conns,
                                    keepalive_ms, request_timeout_ms, 4096, 300000, 0,
-                                   NULL, NULL, serve, NULL, NULL, NULL };
+                                   NULL, NULL, serve, NULL, NULL, NULL, NULL };
     r->front = gateway_front_new (&cfg);
     ck_assert_ptr_nonnull (r->front);
     r->port = gateway_front_port (r->front);

@@ -431,7 +431,10 @@ END_TEST
 
 START_TEST (streams_that_disconnect_leak_nothing)
 {
-    start ();
+    /*  A short visibility timeout: a message that went to a client as it
+     *  left comes back soon. */
+    char *bus_env[] = { "AGENTBUS_VISIBILITY_TIMEOUT_MS=2000", NULL };
+    start_env (NULL, bus_env);
     wait_bus ();
     int fds_before = gateway_fds ();
     for (int i = 0; i < 50; i++) {
@@ -440,16 +443,13 @@ START_TEST (streams_that_disconnect_leak_nothing)
             ck_assert (raw_wait_for (r, "text/event-stream", 10000));
         raw_close (&r);
     }
-    /*  Every one of them gone from the gateway (the hub learns of a
-     *  client's leaving through the front, a moment after the close):
-     *  then a message for nobody stays in the bus for the next client. */
-    int64_t settle = hsn_now_ms () + 10000;
-    while (gateway_fds () > fds_before + 8 && hsn_now_ms () < settle)
-        ck_assert_int_eq (call ("GET", "/api/agents?max=1", NULL, NULL, 0), 200);
+    /*  A message for nobody is not lost: the next client gets it, at once
+     *  or, when it went to a client the hub had not yet seen leave, after
+     *  the visibility timeout. */
     char id[64];
     send_msg ("frank", "{\"payload\":\"still here\"}", id, sizeof id);
     raw_t *r = raw_get ("/api/agents/frank/stream");
-    ck_assert_msg (raw_wait_for (r, id, 10000), "%s", r->buf);
+    ck_assert_msg (raw_wait_for (r, id, 20000), "%s", r->buf);
     raw_close (&r);
     int64_t deadline = hsn_now_ms () + 10000;
     while (gateway_fds () > fds_before + 8 && hsn_now_ms () < deadline)
