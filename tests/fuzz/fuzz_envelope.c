@@ -15,14 +15,8 @@
 
 #include "hsn_mp.h"
 #include "hsn_proto.h"
+#include "tests/fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            __builtin_trap ();                                                 \
-    } while (0)
 
 static volatile uint8_t s_sink;
 

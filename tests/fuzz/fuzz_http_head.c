@@ -13,14 +13,8 @@
 #include <string.h>
 
 #include "services/gateway/gateway_front_int.h"
+#include "tests/fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            __builtin_trap ();                                                 \
-    } while (0)
 
 static void
 inside (const char *p, const char *buf, size_t head_len)
