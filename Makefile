@@ -4,7 +4,7 @@
 #   make run          build, start redis + postgres + all services (Ctrl-C stops)
 #   make test         unit and integration tests (starts its own redis/postgres)
 #   make asan         the tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make fuzz         libFuzzer on the protocol decoder, bounded time
+#   make fuzz         libFuzzer on the protocol decoder and the HTTP head parser, bounded time
 #   make bench        benchmark scenarios beside their peers (webdis, ...)
 #   make clean
 #
