@@ -48,7 +48,12 @@ typedef struct {
     size_t body_len;
     gateway_io_t io;                /* header fields in, the answer out */
     void *handle;                   /* the connection, for a pending answer */
+    /*  A PASS may add header lines (each ending \r\n) to the request
+     *  civetweb gets, e.g. that it was admitted already. */
+    char *relay_fields;             /* GATEWAY_FRONT_RELAY_MAX bytes, "" */
 } gateway_front_req_t;
+
+#define GATEWAY_FRONT_RELAY_MAX 128
 
 /*  What the serve hook did with a request. */
 typedef enum {

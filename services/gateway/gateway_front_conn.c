@@ -257,11 +257,12 @@ request (front_conn_t *c)
             return sent_continue;       /* wait for the rest of the body */
         }
     }
+    char relay[GATEWAY_FRONT_RELAY_MAX] = "";
     if (inline_ok) {
         io_ctx_t x = { c, &h };
         gateway_front_req_t r = { h.method, h.path, h.query, c->peer,
                                   c->in.data + c->in.off + h.head_len, (size_t) body,
-                                  { io_header, io_write, &x }, c };
+                                  { io_header, io_write, &x }, c, relay };
         gateway_front_rc_t src = f->cfg.serve (f->cfg.arg, c->loop->tp, &r);
         if (src != GATEWAY_FRONT_PASS) {
             front_buf_consume (&c->in, h.head_len + body);
@@ -279,7 +280,7 @@ request (front_conn_t *c)
     c->continued = false;
     c->body_left = body;
     c->deadline_ms = 0;
-    if (front_proxy_start (c, &h))
+    if (front_proxy_start (c, &h, relay))
         c->state = FRONT_CLOSING;
     return true;
 }

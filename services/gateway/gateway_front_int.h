@@ -108,9 +108,10 @@ struct front_loop {
 };
 
 /*  Start forwarding the request whose head is h (already consumed from
- *  c->in): connect, queue the rewritten head. Returns 0, or -1 after
+ *  c->in): connect, queue the rewritten head (with the extra header lines,
+ *  each ending \r\n; may be NULL). Returns 0, or -1 after
  *  answering 502 (no upstream). */
-int front_proxy_start (front_conn_t *c, const front_head_t *h);
+int front_proxy_start (front_conn_t *c, const front_head_t *h, const char *extra);
 
 /*  Move bytes between client, upstream and their buffers. Returns true on
  *  progress. May leave c in FRONT_HEAD (answer done, connection kept) or

@@ -92,13 +92,14 @@ front_proxy_close (front_conn_t *c)
 }
 
 /*  Hop-by-hop fields stay with this hop (Expect too: the front answered
- *  it); the peer field is the front's to write (a client's copy would be
- *  a forgery). */
+ *  it); the X-Hsn- fields are the front's to write (a client's copy would
+ *  be a forgery). */
 static bool
 hop_field (const char *name)
 {
     static const char *const hop[] = { "Connection", "Keep-Alive", "Proxy-Connection", "TE",
-                                       "Upgrade", "Expect", "X-Hsn-Peer", NULL };
+                                       "Upgrade", "Expect", "X-Hsn-Peer", "X-Hsn-Admitted",
+                                       NULL };
     for (int i = 0; hop[i]; i++)
         if (strcasecmp (name, hop[i]) == 0)
             return true;
@@ -112,7 +113,7 @@ put (front_buf_t *b, const char *s)
 }
 
 int
-front_proxy_start (front_conn_t *c, const front_head_t *h)
+front_proxy_start (front_conn_t *c, const front_head_t *h, const char *extra)
 {
     gateway_front_t *f = c->loop->front;
     c->resp_started = c->resp_framed = c->resp_close = false;
@@ -170,6 +171,8 @@ front_proxy_start (front_conn_t *c, const front_head_t *h)
     for (int i = 0; i < h->nfields; i++)
         if (!hop_field (h->name[i]))
             bad |= put (b, h->name[i]) || put (b, ": ") || put (b, h->value[i]) || put (b, "\r\n");
+    if (extra && *extra)
+        bad |= put (b, extra);
     bad |= put (b, f->cfg.peer_header) || put (b, c->peer)
            || put (b, c->up_reuse ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
     if (bad) {

@@ -205,6 +205,14 @@ peer_of (gateway_http_t *self, struct mg_connection *conn, const struct mg_reque
     return ri->remote_addr;
 }
 
+/*  Did the front admit this request already (API key, rate limit)? */
+static bool
+admitted (gateway_http_t *self, struct mg_connection *conn, const gateway_req_t *req)
+{
+    const char *h = req->front_secret ? mg_get_header (conn, "X-Hsn-Admitted") : NULL;
+    return h && strcmp (h, self->secret) == 0;
+}
+
 static int
 on_request (struct mg_connection *conn, void *cbdata)
 {
@@ -239,7 +247,8 @@ on_request (struct mg_connection *conn, void *cbdata)
         gateway_reply_method (&req, allow);
     else if (!r)
         gateway_reply_error (&req, 404, "not_found", "no such route");
-    else if (gateway_http_admit (self, &req, r, client, strlen (client)) == 0) {
+    else if (admitted (self, conn, &req)
+             || gateway_http_admit (self, &req, r, client, strlen (client)) == 0) {
         route = gateway_http_route_class (r);
         switch (r->handler) {
             case H_MONITOR:    gateway_monitor_route (t, &req, method, uri + 18); break;

@@ -135,6 +135,11 @@ front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
         else
             rc = gateway_agent_send_front (t, &req, &to, params.ptr[0], params.len[0]);
     }
+    /*  Admitted here but left to civetweb (no backend slot free): it must
+     *  not take a second token from the client's bucket. */
+    if (rc == GATEWAY_FRONT_PASS)
+        snprintf (fr->relay_fields, GATEWAY_FRONT_RELAY_MAX, "X-Hsn-Admitted: %s\r\n",
+                  self->secret);
     if (rc == GATEWAY_FRONT_DONE) {
         gateway_http_record (self, route, &req);
         gateway_http_log (&req, fr->method, r->pattern, fr->peer, false);

@@ -36,7 +36,8 @@
 
 static volatile int slow_release;
 
-/*  /up...: echoes what it got: method, path, the peer field, body bytes. */
+/*  /up...: echoes what it got: method, path, the peer field, body bytes,
+ *  the relayed fields. */
 static int
 on_up (struct mg_connection *conn, void *arg)
 {
@@ -47,13 +48,17 @@ on_up (struct mg_connection *conn, void *arg)
     while ((n = mg_read (conn, chunk, sizeof chunk)) > 0)
         body += n;
     const char *peer = mg_get_header (conn, "X-Hsn-Peer");
+    const char *relay = mg_get_header (conn, "X-Test-Relay");
+    const char *admitted = mg_get_header (conn, "X-Hsn-Admitted");
     int peers = 0;
     for (int i = 0; i < ri->num_headers; i++)
         peers += strcasecmp (ri->http_headers[i].name, "X-Hsn-Peer") == 0;
     char out[1024];
-    int len = snprintf (out, sizeof out, "up %s %s%s%s peer=[%s] peers=%d body=%lld",
+    int len = snprintf (out, sizeof out, "up %s %s%s%s peer=[%s] peers=%d body=%lld relay=[%s] "
+                        "admitted=[%s]",
                         ri->request_method, ri->local_uri, ri->query_string ? "?" : "",
-                        ri->query_string ? ri->query_string : "", peer ? peer : "", peers, body);
+                        ri->query_string ? ri->query_string : "", peer ? peer : "", peers, body,
+                        relay ? relay : "", admitted ? admitted : "");
     mg_printf (conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len, out);
     return 200;
 }
@@ -102,6 +107,11 @@ static int native_calls;
 static gateway_front_rc_t
 serve (void *arg, void *tp, const gateway_front_req_t *req)
 {
+    /*  Left to the upstream with a field of the hook's own. */
+    if (strncmp (req->path, "/up/relay", 9) == 0) {
+        snprintf (req->relay_fields, GATEWAY_FRONT_RELAY_MAX, "X-Test-Relay: yes\r\n");
+        return GATEWAY_FRONT_PASS;
+    }
     if (strncmp (req->path, "/native", 7) != 0)
         return GATEWAY_FRONT_PASS;
     __atomic_add_fetch (&native_calls, 1, __ATOMIC_RELAXED);
@@ -333,11 +343,16 @@ START_TEST (bodies_continue_streams_and_forged_peers)
     memset (body, 'x', big);
     char head[256];
     snprintf (head, sizeof head, "PUT /up/big HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
-              "X-Hsn-Peer: forged 10.0.0.1\r\n\r\n", big);
+              "X-Hsn-Peer: forged 10.0.0.1\r\nX-Hsn-Admitted: forged\r\n\r\n", big);
     client_say (c, head);
     client_send (c, body, big);
     ck_assert_msg (wait_for (c, "body=200000", 1, 5000), "big body: %s", c->buf);
     ck_assert_ptr_nonnull (strstr (c->buf, "peer=[s3cr3t 127.0.0.1] peers=1"));
+    ck_assert_msg (strstr (c->buf, "admitted=[]") != NULL, "%s", c->buf);
+    client_reset (c);
+    /*  A PASS with fields of the hook's: the upstream sees them. */
+    client_say (c, "GET /up/relay HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert_msg (wait_for (c, "relay=[yes]", 1, 5000), "relay: %s", c->buf);
     client_reset (c);
     client_say (c, "GET /up/again HTTP/1.1\r\nHost: t\r\n\r\n");
     ck_assert_msg (wait_for (c, "up GET /up/again", 1, 5000), "after the body: %s", c->buf);
