@@ -570,6 +570,28 @@ START_TEST (topics_and_broadcast_reach_their_agents)
 }
 END_TEST
 
+/*  GATEWAY_FRONT=false: civetweb on the public port, the hub taking its
+ *  sockets over itself. */
+START_TEST (without_the_front_long_polls_and_streams_still_work)
+{
+    char *gw_env[] = { "GATEWAY_FRONT=false", NULL };
+    start_env (gw_env, NULL);
+    wait_bus ();
+    raw_t *r = raw_get ("/api/agents/kim/messages?wait=5");
+    wait_handoffs (1);
+    char id[64];
+    send_msg ("kim", "{\"payload\":\"polled\"}", id, sizeof id);
+    ck_assert (raw_wait_eof (r, 10000));
+    ck_assert_msg (strstr (r->buf, "HTTP/1.1 200") && strstr (r->buf, id), "%s", r->buf);
+    raw_close (&r);
+    r = raw_get ("/api/agents/kim/stream");
+    ck_assert (raw_wait_for (r, "text/event-stream", 10000));
+    send_msg ("kim", "{\"payload\":\"streamed\"}", id, sizeof id);
+    ck_assert_msg (raw_wait_for (r, id, 10000), "%s", r->buf);
+    raw_close (&r);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -584,6 +606,7 @@ suite (void)
         { "bound", the_hub_refuses_clients_beyond_its_bound },
         { "input", bad_input_is_refused_with_a_structured_error },
         { "topics", topics_and_broadcast_reach_their_agents },
+        { "no-front", without_the_front_long_polls_and_streams_still_work },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         TCase *tc = tcase_create (tests[i].name);
