@@ -19,10 +19,7 @@
 #include "hsn_test.h"
 #include "hsn_time.h"
 
-#include <arpa/inet.h>
 #include <civetweb.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,106 +174,24 @@ rig_stop (rig_t *r)
 
 /* ---- a client with a deadline ------------------------------------------ */
 
-typedef struct {
-    int fd;
-    char buf[1 << 20];
-    size_t len;
-    bool eof, reset;
-} client_t;
-
-static client_t *
+static hsn_raw_t *
 client_open (int port)
 {
-    client_t *c = (client_t *) calloc (1, sizeof *c);
-    c->fd = socket (AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge (c->fd, 0);
-    struct sockaddr_in sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons ((uint16_t) port);
-    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    ck_assert_int_eq (connect (c->fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    hsn_raw_t *c = hsn_raw_connect (port, 1 << 20);
+    ck_assert_ptr_nonnull (c);
     return c;
 }
 
 static void
-client_close (client_t **c_p)
+client_send (hsn_raw_t *c, const char *data, size_t len)
 {
-    close ((*c_p)->fd);
-    free (*c_p);
-    *c_p = NULL;
-}
-
-/*  Forget what was read so far. */
-static void
-client_reset (client_t *c)
-{
-    c->len = 0;
-    c->buf[0] = 0;
+    ck_assert_int_eq (hsn_raw_send (c, data, len), 0);
 }
 
 static void
-client_send (client_t *c, const char *data, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = send (c->fd, data + done, len - done, MSG_NOSIGNAL);
-        ck_assert_int_gt (n, 0);
-        done += (size_t) n;
-    }
-}
-
-static void
-client_say (client_t *c, const char *s)
+client_say (hsn_raw_t *c, const char *s)
 {
     client_send (c, s, strlen (s));
-}
-
-static void
-pump (client_t *c, int timeout_ms)
-{
-    struct pollfd pfd = { c->fd, POLLIN, 0 };
-    if (c->eof || poll (&pfd, 1, timeout_ms) <= 0)
-        return;
-    ssize_t n = recv (c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len, MSG_DONTWAIT);
-    if (n > 0)
-        c->len += (size_t) n;
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        c->eof = true;
-        c->reset = n < 0;
-    }
-    c->buf[c->len] = 0;
-}
-
-/*  Wait until the count-th occurrence of needle has arrived. */
-static bool
-wait_for (client_t *c, const char *needle, int count, int timeout_ms)
-{
-    int64_t deadline = hsn_now_ms () + timeout_ms;
-    for (;;) {
-        int seen = 0;
-        for (const char *p = strstr (c->buf, needle); p; p = strstr (p + 1, needle))
-            seen++;
-        if (seen >= count)
-            return true;
-        int64_t left = deadline - hsn_now_ms ();
-        if (left <= 0 || c->eof)
-            return false;
-        pump (c, (int) left);
-    }
-}
-
-static bool
-wait_eof (client_t *c, int timeout_ms)
-{
-    int64_t deadline = hsn_now_ms () + timeout_ms;
-    while (!c->eof) {
-        int64_t left = deadline - hsn_now_ms ();
-        if (left <= 0)
-            return false;
-        pump (c, (int) left);
-    }
-    return true;
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -285,7 +200,7 @@ START_TEST (hook_and_relay_share_a_keep_alive_connection_in_order)
 {
     rig_t r;
     rig_start (&r, 100, 5000, 5000, true);
-    client_t *c = client_open (r.port);
+    hsn_raw_t *c = client_open (r.port);
     __atomic_store_n (&native_calls, 0, __ATOMIC_RELAXED);
     /*  500 answered in the loop, one after another. */
     for (int i = 0; i < 500; i++) {
@@ -294,8 +209,8 @@ START_TEST (hook_and_relay_share_a_keep_alive_connection_in_order)
         client_say (c, req);
         char want[64];
         snprintf (want, sizeof want, "native GET /native/%d x-test=%d body=0", i, i);
-        ck_assert_msg (wait_for (c, want, 1, 5000), "answer %d missing: %s", i, c->buf);
-        client_reset (c);
+        ck_assert_msg (hsn_raw_wait_for (c, want, 1, 5000), "answer %d missing: %s", i, c->buf);
+        hsn_raw_reset (c);
     }
     ck_assert_int_eq (__atomic_load_n (&native_calls, __ATOMIC_RELAXED), 500);
     /*  400 in one write: more than one pass of the loop takes (the rest
@@ -306,9 +221,10 @@ START_TEST (hook_and_relay_share_a_keep_alive_connection_in_order)
         blen += (size_t) snprintf (burst + blen, sizeof burst - blen,
                                    "GET /native/p%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
     client_send (c, burst, blen);
-    ck_assert_msg (wait_for (c, "native GET /native/p399 ", 1, 5000), "burst: %zu bytes", c->len);
-    ck_assert (wait_for (c, "HTTP/1.1 200 OK", 400, 5000));
-    client_reset (c);
+    ck_assert_msg (hsn_raw_wait_for (c, "native GET /native/p399 ", 1, 5000), "burst: %zu bytes",
+                   c->len);
+    ck_assert (hsn_raw_wait_for (c, "HTTP/1.1 200 OK", 400, 5000));
+    hsn_raw_reset (c);
     /*  Pipelined in one write: hook, relay, hook, relay with a query, a
      *  hook POST with a body. */
     client_say (c, "GET /native/a HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -316,7 +232,7 @@ START_TEST (hook_and_relay_share_a_keep_alive_connection_in_order)
                    "GET /native/c HTTP/1.1\r\nHost: t\r\n\r\n"
                    "GET /up/d?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
                    "POST /native/e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
-    ck_assert_msg (wait_for (c, "body=5", 1, 5000), "pipelined answers: %s", c->buf);
+    ck_assert_msg (hsn_raw_wait_for (c, "body=5", 1, 5000), "pipelined answers: %s", c->buf);
     const char *a = strstr (c->buf, "native GET /native/a");
     const char *b = strstr (c->buf, "up GET /up/b ");
     const char *cc = strstr (c->buf, "native GET /native/c");
@@ -327,7 +243,7 @@ START_TEST (hook_and_relay_share_a_keep_alive_connection_in_order)
     /*  The relayed request carried the client's address with the secret. */
     ck_assert_ptr_nonnull (strstr (c->buf, "peer=[s3cr3t 127.0.0.1] peers=1"));
     ck_assert (!c->eof);
-    client_close (&c);
+    hsn_raw_close (&c);
     rig_stop (&r);
 }
 END_TEST
@@ -337,7 +253,7 @@ START_TEST (bodies_continue_streams_and_forged_peers)
     rig_t r;
     rig_start (&r, 100, 5000, 5000, true);
     /*  A body past the inline size, relayed whole; the connection lives. */
-    client_t *c = client_open (r.port);
+    hsn_raw_t *c = client_open (r.port);
     size_t big = 200000;
     char *body = (char *) malloc (big);
     memset (body, 'x', big);
@@ -346,30 +262,30 @@ START_TEST (bodies_continue_streams_and_forged_peers)
               "X-Hsn-Peer: forged 10.0.0.1\r\nX-Hsn-Admitted: forged\r\n\r\n", big);
     client_say (c, head);
     client_send (c, body, big);
-    ck_assert_msg (wait_for (c, "body=200000", 1, 5000), "big body: %s", c->buf);
+    ck_assert_msg (hsn_raw_wait_for (c, "body=200000", 1, 5000), "big body: %s", c->buf);
     ck_assert_ptr_nonnull (strstr (c->buf, "peer=[s3cr3t 127.0.0.1] peers=1"));
     ck_assert_msg (strstr (c->buf, "admitted=[]") != NULL, "%s", c->buf);
-    client_reset (c);
+    hsn_raw_reset (c);
     /*  A PASS with fields of the hook's: the upstream sees them. */
     client_say (c, "GET /up/relay HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert_msg (wait_for (c, "relay=[yes]", 1, 5000), "relay: %s", c->buf);
-    client_reset (c);
+    ck_assert_msg (hsn_raw_wait_for (c, "relay=[yes]", 1, 5000), "relay: %s", c->buf);
+    hsn_raw_reset (c);
     client_say (c, "GET /up/again HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert_msg (wait_for (c, "up GET /up/again", 1, 5000), "after the body: %s", c->buf);
-    client_reset (c);
+    ck_assert_msg (hsn_raw_wait_for (c, "up GET /up/again", 1, 5000), "after the body: %s", c->buf);
+    hsn_raw_reset (c);
     /*  100-continue: the body goes once the upstream asks for it. */
     client_say (c, "POST /up/cont HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
                    "Expect: 100-continue\r\n\r\n");
-    ck_assert_msg (wait_for (c, "100 Continue", 1, 5000), "no 100: %s", c->buf);
+    ck_assert_msg (hsn_raw_wait_for (c, "100 Continue", 1, 5000), "no 100: %s", c->buf);
     client_say (c, "abc");
-    ck_assert_msg (wait_for (c, "up POST /up/cont peer", 1, 5000), "%s", c->buf);
+    ck_assert_msg (hsn_raw_wait_for (c, "up POST /up/cont peer", 1, 5000), "%s", c->buf);
     ck_assert_ptr_nonnull (strstr (c->buf, "body=3"));
-    client_reset (c);
+    hsn_raw_reset (c);
     /*  No length: the answer ends with the connection. */
     client_say (c, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert (wait_eof (c, 5000));
+    ck_assert (hsn_raw_wait_eof (c, 5000));
     ck_assert_msg (strstr (c->buf, "part0;part1;part2;") != NULL, "%s", c->buf);
-    client_close (&c);
+    hsn_raw_close (&c);
     free (body);
     rig_stop (&r);
 }
@@ -379,17 +295,17 @@ END_TEST
 static void
 refused (int port, const char *head, int status, const char *code)
 {
-    client_t *c = client_open (port);
+    hsn_raw_t *c = client_open (port);
     client_say (c, head);
     char want[64];
     snprintf (want, sizeof want, "HTTP/1.1 %d ", status);
-    ck_assert_msg (wait_eof (c, 5000), "no close after %d: %s", status, head);
+    ck_assert_msg (hsn_raw_wait_eof (c, 5000), "no close after %d: %s", status, head);
     ck_assert_msg (strncmp (c->buf, want, strlen (want)) == 0, "want %d: %s", status, c->buf);
     char jcode[64];
     snprintf (jcode, sizeof jcode, "\"code\":\"%s\"", code);
     ck_assert_msg (strstr (c->buf, jcode) && strstr (c->buf, "\"success\":false"),
                    "want %s: %s", code, c->buf);
-    client_close (&c);
+    hsn_raw_close (&c);
 }
 
 START_TEST (bad_heads_get_a_clear_error_and_a_close)
@@ -414,19 +330,19 @@ START_TEST (bad_heads_get_a_clear_error_and_a_close)
     refused (r.port, big, 431, "too_large");
     /*  Over the body limit: refused at once, and the client reads the
      *  answer although it is still sending (no reset under it). */
-    client_t *c = client_open (r.port);
+    hsn_raw_t *c = client_open (r.port);
     client_say (c, "PUT /up/x HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\n\r\n");
     char chunk[65536];
     memset (chunk, 'y', sizeof chunk);
     client_send (c, chunk, sizeof chunk);
-    ck_assert (wait_for (c, "\"code\":\"too_large\"", 1, 5000));
+    ck_assert (hsn_raw_wait_for (c, "\"code\":\"too_large\"", 1, 5000));
     ck_assert_msg (strncmp (c->buf, "HTTP/1.1 413 ", 13) == 0, "%s", c->buf);
-    client_close (&c);
+    hsn_raw_close (&c);
     /*  The front still serves. */
     c = client_open (r.port);
     client_say (c, "GET /native/ok HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert (wait_for (c, "native GET /native/ok", 1, 5000));
-    client_close (&c);
+    ck_assert (hsn_raw_wait_for (c, "native GET /native/ok", 1, 5000));
+    hsn_raw_close (&c);
     rig_stop (&r);
 }
 END_TEST
@@ -442,33 +358,34 @@ START_TEST (limits_in_time_and_number)
     rig_t r;
     rig_start (&r, 2, 300, 300, true);
     /*  A head that never ends: 408 at the request timeout. */
-    client_t *c = client_open (r.port);
+    hsn_raw_t *c = client_open (r.port);
     client_say (c, "GET /up/x HTTP/1.1\r\nHo");
-    ck_assert (wait_eof (c, 5000));
+    ck_assert (hsn_raw_wait_eof (c, 5000));
     ck_assert_msg (strncmp (c->buf, "HTTP/1.1 408 ", 13) == 0, "%s", c->buf);
-    client_close (&c);
+    hsn_raw_close (&c);
     /*  An idle keep-alive connection is closed after its answer. */
     c = client_open (r.port);
     client_say (c, "GET /native/1 HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert (wait_for (c, "native GET", 1, 5000));
-    ck_assert (wait_eof (c, 5000));
-    client_close (&c);
+    ck_assert (hsn_raw_wait_for (c, "native GET", 1, 5000));
+    ck_assert (hsn_raw_wait_eof (c, 5000));
+    hsn_raw_close (&c);
     ck_assert (hsn_wait_until (no_conns, r.front, 5000));
     /*  Two connections at most: the third hears 503. */
-    client_t *c1 = client_open (r.port), *c2 = client_open (r.port);
+    hsn_raw_t *c1 = client_open (r.port), *c2 = client_open (r.port);
     client_say (c1, "GET /native/1 HTTP/1.1\r\nHost: t\r\n\r\n");
     client_say (c2, "GET /native/2 HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert (wait_for (c1, "native", 1, 5000) && wait_for (c2, "native", 1, 5000));
-    client_t *c3 = client_open (r.port);
-    ck_assert (wait_eof (c3, 5000));
+    ck_assert (hsn_raw_wait_for (c1, "native", 1, 5000)
+               && hsn_raw_wait_for (c2, "native", 1, 5000));
+    hsn_raw_t *c3 = client_open (r.port);
+    ck_assert (hsn_raw_wait_eof (c3, 5000));
     ck_assert_msg (strncmp (c3->buf, "HTTP/1.1 503 ", 13) == 0, "%s", c3->buf);
     ck_assert_ptr_nonnull (strstr (c3->buf, "\"code\":\"overloaded\""));
     const char *cl = strstr (c3->buf, "Content-Length: "), *bstart = strstr (c3->buf, "\r\n\r\n");
     ck_assert (cl && bstart);
     ck_assert_int_eq (atoi (cl + 16), (int) strlen (bstart + 4));
-    client_close (&c1);
-    client_close (&c2);
-    client_close (&c3);
+    hsn_raw_close (&c1);
+    hsn_raw_close (&c2);
+    hsn_raw_close (&c3);
     ck_assert (hsn_wait_until (no_conns, r.front, 5000));
     /*  A relayed answer nobody reads: closed after the request timeout,
      *  the upstream with it. */
@@ -477,7 +394,7 @@ START_TEST (limits_in_time_and_number)
     setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     client_say (c, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     ck_assert (hsn_wait_until (no_conns, r.front, 10000));
-    client_close (&c);
+    hsn_raw_close (&c);
     rig_stop (&r);
 }
 END_TEST
@@ -491,14 +408,14 @@ START_TEST (no_upstream_is_502_and_a_leaving_client_frees_all)
 
     rig_start (&r, 100, 5000, 5000, true);
     __atomic_store_n (&slow_release, 0, __ATOMIC_RELEASE);
-    client_t *c = client_open (r.port);
+    hsn_raw_t *c = client_open (r.port);
     client_say (c, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-    client_t *d = client_open (r.port);
+    hsn_raw_t *d = client_open (r.port);
     client_say (d, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-    client_close (&c);                  /* gone while its request is relayed */
+    hsn_raw_close (&c);                  /* gone while its request is relayed */
     __atomic_store_n (&slow_release, 1, __ATOMIC_RELEASE);
-    ck_assert (wait_for (d, "slow", 1, 10000));
-    client_close (&d);
+    ck_assert (hsn_raw_wait_for (d, "slow", 1, 10000));
+    hsn_raw_close (&d);
     ck_assert (hsn_wait_until (no_conns, r.front, 10000));
     rig_stop (&r);
 }

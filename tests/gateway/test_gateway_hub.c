@@ -22,11 +22,7 @@
 #include "hsn_test.h"
 #include "hsn_time.h"
 
-#include <arpa/inet.h>
 #include <civetweb.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,55 +30,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* ---- reading a socket with a deadline ---------------------------------- */
-
-typedef struct {
-    int fd;
-    char buf[65536];
-    size_t len;
-    bool eof;
-} peer_t;
-
-static void
-pump (peer_t *p, int timeout_ms)
-{
-    struct pollfd pfd = { p->fd, POLLIN, 0 };
-    if (p->eof || poll (&pfd, 1, timeout_ms) <= 0)
-        return;
-    ssize_t n = recv (p->fd, p->buf + p->len, sizeof p->buf - 1 - p->len, MSG_DONTWAIT);
-    if (n > 0)
-        p->len += (size_t) n;
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-        p->eof = true;
-    p->buf[p->len] = 0;
-}
-
-static bool
-wait_for (peer_t *p, const char *needle, int timeout_ms)
-{
-    int64_t deadline = hsn_now_ms () + timeout_ms;
-    while (!strstr (p->buf, needle)) {
-        int64_t left = deadline - hsn_now_ms ();
-        if (left <= 0 || p->eof)
-            return false;
-        pump (p, (int) left);
-    }
-    return true;
-}
-
-static bool
-wait_eof (peer_t *p, int timeout_ms)
-{
-    int64_t deadline = hsn_now_ms () + timeout_ms;
-    while (!p->eof) {
-        int64_t left = deadline - hsn_now_ms ();
-        if (left <= 0)
-            return false;
-        pump (p, (int) left);
-    }
-    return true;
-}
 
 /* ---- takeover ----------------------------------------------------------- */
 
@@ -103,21 +50,16 @@ on_plain (struct mg_connection *conn, void *arg)
     return 200;
 }
 
-static int
+/*  Connect and send GET path; no wait for anything. */
+static hsn_raw_t *
 connect_get (int port, const char *path)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge (fd, 0);
-    struct sockaddr_in sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons ((uint16_t) port);
-    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    ck_assert_int_eq (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    hsn_raw_t *r = hsn_raw_connect (port, 65536);
+    ck_assert_ptr_nonnull (r);
     char req[256];
-    int n = snprintf (req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
-    ck_assert_int_eq (send (fd, req, (size_t) n, MSG_NOSIGNAL), n);
-    return fd;
+    snprintf (req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    ck_assert_int_eq (hsn_raw_say (r, req), 0);
+    return r;
 }
 
 static bool
@@ -141,25 +83,25 @@ START_TEST (takeover_frees_the_thread_and_keeps_the_client)
     mg_set_request_handler (ctx, "/plain", on_plain, NULL);
     struct mg_server_port ports[1];
     ck_assert_int_eq (mg_get_server_ports (ctx, 1, ports), 1);
-    peer_t a = { .fd = connect_get (ports[0].port, "/take") };
+    hsn_raw_t *a = connect_get (ports[0].port, "/take");
     ck_assert (hsn_wait_until (fd_taken, NULL, 5000));
     int fd = __atomic_load_n (&taken_fd, __ATOMIC_ACQUIRE);
     ck_assert_msg (fd >= 0, "takeover failed: %d", fd);
     for (int i = 0; i < 3; i++) {
-        peer_t b = { .fd = connect_get (ports[0].port, "/plain") };
-        ck_assert (wait_eof (&b, 5000));
-        ck_assert_msg (strstr (b.buf, "\r\n\r\nplain"), "%s", b.buf);
-        close (b.fd);
+        hsn_raw_t *b = connect_get (ports[0].port, "/plain");
+        ck_assert (hsn_raw_wait_eof (b, 5000));
+        ck_assert_msg (strstr (b->buf, "\r\n\r\nplain"), "%s", b->buf);
+        hsn_raw_close (&b);
     }
     /*  civetweb closed what it holds: the client saw nothing of it. */
-    pump (&a, 0);
-    ck_assert_msg (!a.eof && a.len == 0, "the client saw %s%s", a.eof ? "EOF " : "", a.buf);
+    hsn_raw_pump (a, 0);
+    ck_assert_msg (!a->eof && a->len == 0, "the client saw %s%s", a->eof ? "EOF " : "", a->buf);
     const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
     ck_assert_int_eq (send (fd, resp, sizeof resp - 1, MSG_NOSIGNAL), (int) sizeof resp - 1);
     close (fd);
-    ck_assert (wait_eof (&a, 5000));
-    ck_assert_str_eq (a.buf, resp);
-    close (a.fd);
+    ck_assert (hsn_raw_wait_eof (a, 5000));
+    ck_assert_str_eq (a->buf, resp);
+    hsn_raw_close (&a);
     mg_stop (ctx);
     mg_exit_library ();
 }
@@ -395,7 +337,7 @@ send_to (const char *agent, const char *payload)
 }
 
 /*  Hand the hub one end of a socketpair; the test keeps the other. */
-static peer_t *
+static hsn_raw_t *
 add_client_max (gateway_hub_kind_t kind, const char *agent, int wait_ms, uint32_t max)
 {
     int sv[2];
@@ -404,23 +346,15 @@ add_client_max (gateway_hub_kind_t kind, const char *agent, int wait_ms, uint32_
     gateway_hub_client_t c = { kind, sv[0], agent, max, hsn_now_ms () + wait_ms, "req-1",
                                hsn_now_us (), NULL };
     ck_assert_int_eq (gateway_hub_add (hub, &c), 0);
-    peer_t *p = (peer_t *) calloc (1, sizeof *p);
-    p->fd = sv[1];
+    hsn_raw_t *p = hsn_raw_adopt (sv[1], 65536);
+    ck_assert_ptr_nonnull (p);
     return p;
 }
 
-static peer_t *
+static hsn_raw_t *
 add_client (gateway_hub_kind_t kind, const char *agent, int wait_ms)
 {
     return add_client_max (kind, agent, wait_ms, 10);
-}
-
-static void
-peer_close (peer_t **p)
-{
-    close ((*p)->fd);
-    free (*p);
-    *p = NULL;
 }
 
 static bool
@@ -440,20 +374,20 @@ START_TEST (long_polls_are_answered_empty_or_woken)
     start_hub (100, NULL);
     bool up = true;
     ck_assert (hsn_wait_until (hub_subscribed, &up, 5000));
-    peer_t *empty = add_client (GATEWAY_HUB_LONGPOLL, "lp-empty", 300);
-    peer_t *woken = add_client (GATEWAY_HUB_LONGPOLL, "lp-woken", 20000);
-    ck_assert (wait_eof (empty, 10000));
+    hsn_raw_t *empty = add_client (GATEWAY_HUB_LONGPOLL, "lp-empty", 300);
+    hsn_raw_t *woken = add_client (GATEWAY_HUB_LONGPOLL, "lp-woken", 20000);
+    ck_assert (hsn_raw_wait_eof (empty, 10000));
     ck_assert_msg (strstr (empty->buf, "HTTP/1.1 200 OK\r\n")
                    && strstr (empty->buf, "\"data\":{\"messages\":[]}"), "%s", empty->buf);
     /*  Still waiting (20 s): a send wakes it, with the message. */
-    pump (woken, 0);
+    hsn_raw_pump (woken, 0);
     ck_assert_uint_eq (woken->len, 0);
     send_to ("lp-woken", "for you");
-    ck_assert (wait_eof (woken, 10000));
+    ck_assert (hsn_raw_wait_eof (woken, 10000));
     ck_assert_msg (strstr (woken->buf, "\"payload\":\"for you\""), "%s", woken->buf);
     ck_assert (hsn_wait_until (hub_empty, NULL, 5000));
-    peer_close (&empty);
-    peer_close (&woken);
+    hsn_raw_close (&empty);
+    hsn_raw_close (&woken);
     stop_hub ();
 }
 END_TEST
@@ -462,17 +396,17 @@ START_TEST (streams_get_events_and_leaving_frees_them)
 {
     start_hub (2, NULL);
     send_to ("st", "first");
-    peer_t *s = add_client (GATEWAY_HUB_STREAM, "st", 0);
-    ck_assert_msg (wait_for (s, "\"payload\":\"first\"", 10000), "%s", s->buf);
+    hsn_raw_t *s = add_client (GATEWAY_HUB_STREAM, "st", 0);
+    ck_assert_msg (hsn_raw_wait_for (s, "\"payload\":\"first\"", 1, 10000), "%s", s->buf);
     ck_assert (strncmp (s->buf, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", 50) == 0);
     send_to ("st", "second");
-    ck_assert_msg (wait_for (s, "\"payload\":\"second\"", 10000), "%s", s->buf);
+    ck_assert_msg (hsn_raw_wait_for (s, "\"payload\":\"second\"", 1, 10000), "%s", s->buf);
     /*  The bound: two held, a third is refused. */
-    peer_t *s2 = add_client (GATEWAY_HUB_STREAM, "st2", 0);
+    hsn_raw_t *s2 = add_client (GATEWAY_HUB_STREAM, "st2", 0);
     ck_assert_int_eq (gateway_hub_reserve (hub), -EBUSY);
     ck_assert_uint_eq (gateway_hub_clients (hub), 2);
-    peer_close (&s);
-    peer_close (&s2);
+    hsn_raw_close (&s);
+    hsn_raw_close (&s2);
     ck_assert (hsn_wait_until (hub_empty, NULL, 5000));
     ck_assert_int_eq (gateway_hub_reserve (hub), 0);
     gateway_hub_unreserve (hub);
@@ -485,15 +419,16 @@ START_TEST (a_lost_subscription_comes_back_and_nothing_is_missed)
     start_hub (100, NULL);
     bool up = true, down = false;
     ck_assert (hsn_wait_until (hub_subscribed, &up, 5000));
-    peer_t *s = add_client (GATEWAY_HUB_STREAM, "rs", 0);
-    ck_assert (wait_for (s, "text/event-stream", 5000));
+    hsn_raw_t *s = add_client (GATEWAY_HUB_STREAM, "rs", 0);
+    ck_assert (hsn_raw_wait_for (s, "text/event-stream", 1, 5000));
     ck_assert_int_eq (hsn_redis_kill (redis, SIGKILL), 0);
     ck_assert (hsn_wait_until (hub_subscribed, &down, 5000));
     ck_assert_int_eq (hsn_redis_restart (redis), 0);
     ck_assert (hsn_wait_until (hub_subscribed, &up, 10000));
     send_to ("rs", "after the restart");
-    ck_assert_msg (wait_for (s, "\"payload\":\"after the restart\"", 10000), "%s", s->buf);
-    peer_close (&s);
+    ck_assert_msg (hsn_raw_wait_for (s, "\"payload\":\"after the restart\"", 1, 10000), "%s",
+                   s->buf);
+    hsn_raw_close (&s);
     stop_hub ();
 }
 END_TEST
@@ -505,12 +440,12 @@ START_TEST (without_wakes_rechecks_still_deliver)
     char url[64];
     snprintf (url, sizeof url, "redis://127.0.0.1:%d", port);
     start_hub (100, url);
-    peer_t *lp = add_client (GATEWAY_HUB_LONGPOLL, "deaf", 20000);
+    hsn_raw_t *lp = add_client (GATEWAY_HUB_LONGPOLL, "deaf", 20000);
     send_to ("deaf", "found anyway");
-    ck_assert (wait_eof (lp, 10000));
+    ck_assert (hsn_raw_wait_eof (lp, 10000));
     ck_assert_msg (strstr (lp->buf, "\"payload\":\"found anyway\""), "%s", lp->buf);
     ck_assert (!gateway_hub_subscribed (hub));
-    peer_close (&lp);
+    hsn_raw_close (&lp);
     stop_hub ();
 }
 END_TEST
@@ -550,18 +485,18 @@ START_TEST (a_receive_whose_client_left_goes_to_the_next_within_its_max)
     pthread_t holder;
     ck_assert_int_eq (pthread_create (&holder, NULL, hold_bus, NULL), 0);
     ck_assert (hsn_wait_until (flag_set, &holding, 5000));
-    peer_t *big = add_client_max (GATEWAY_HUB_LONGPOLL, "fb", 20000, 10);
+    hsn_raw_t *big = add_client_max (GATEWAY_HUB_LONGPOLL, "fb", 20000, 10);
     ck_assert (hsn_wait_until (counted, &receives, 5000));
-    peer_t *small = add_client_max (GATEWAY_HUB_LONGPOLL, "fb", 20000, 2);
+    hsn_raw_t *small = add_client_max (GATEWAY_HUB_LONGPOLL, "fb", 20000, 2);
     ck_assert (hsn_wait_until (counted, &handoffs, 5000));
-    peer_close (&big);
+    hsn_raw_close (&big);
     ck_assert (hsn_wait_until (counted, &gone, 5000));
     __atomic_store_n (&released, 1, __ATOMIC_RELEASE);
     pthread_join (holder, NULL);
-    ck_assert (wait_eof (small, 10000));
+    ck_assert (hsn_raw_wait_eof (small, 10000));
     ck_assert_msg (strstr (small->buf, "HTTP/1.1 200 OK\r\n"), "%s", small->buf);
     ck_assert_msg (occurrences (small->buf, "\"payload\":\"queued\"") == 2, "%s", small->buf);
-    peer_close (&small);
+    hsn_raw_close (&small);
     ck_assert (hsn_wait_until (hub_empty, NULL, 5000));
     stop_hub ();
 }
@@ -572,8 +507,8 @@ START_TEST (a_client_that_takes_nothing_is_closed)
     /*  Keepalive ticks every 200 ms: a stream holding unsent bytes that
      *  took none of them for a whole period is too slow. */
     start_hub_ka (100, NULL, 200);
-    peer_t *s = add_client (GATEWAY_HUB_STREAM, "slow", 0);
-    ck_assert (wait_for (s, "text/event-stream", 5000));
+    hsn_raw_t *s = add_client (GATEWAY_HUB_STREAM, "slow", 0);
+    ck_assert (hsn_raw_wait_for (s, "text/event-stream", 1, 5000));
     static char big[60001];
     memset (big, 'x', sizeof big - 1);
     for (int i = 0; i < 40; i++)
@@ -581,8 +516,8 @@ START_TEST (a_client_that_takes_nothing_is_closed)
     ck_assert (hsn_wait_until (hub_empty, NULL, 10000));
     ck_assert_uint_eq (hsn_counter_get (hsn_metrics_counter (metrics, "gateway.hub.closed_slow")), 1);
     /*  What reached the socket before is readable, then the end. */
-    ck_assert (wait_eof (s, 5000) || s->len + 1 >= sizeof s->buf);
-    peer_close (&s);
+    ck_assert (hsn_raw_wait_eof (s, 5000) || s->len + 1 >= s->cap);
+    hsn_raw_close (&s);
     stop_hub ();
 }
 END_TEST

@@ -290,4 +290,62 @@ const char *hsn_http_header (const hsn_http_resp_t *r, const char *name);
 /*  Free what hsn_http put into r and zero it. NULL-safe, idempotent. */
 void hsn_http_resp_free (hsn_http_resp_t *r);
 
+/* ---- raw sockets ------------------------------------------------------ */
+
+/*  A raw client socket read with a deadline, for what hsn_http cannot do: a
+ *  long-poll or a stream held open while the test does other things,
+ *  pipelined or malformed requests, a peer that is a socketpair. What was
+ *  read is in buf[0..len), always NUL-terminated (so at most cap - 1 bytes
+ *  are kept; a needle is searched as a C string). eof: the peer closed, or
+ *  a receive failed hard (a reset). */
+typedef struct {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    bool eof;
+} hsn_raw_t;
+
+/*  Connect a TCP socket to 127.0.0.1:port (blocking connect; sends nothing)
+ *  with a read buffer of cap bytes (cap >= 2). Returns NULL when the socket,
+ *  the connect or the allocation fails (reason on stderr). Free with
+ *  hsn_raw_close. */
+hsn_raw_t *hsn_raw_connect (int port, size_t cap);
+
+/*  Wrap fd, already connected (e.g. one end of a socketpair), with a read
+ *  buffer of cap bytes (cap >= 2). The returned client owns fd and closes
+ *  it in hsn_raw_close. Returns NULL when cap is too small or the allocation
+ *  fails (reason on stderr); fd then stays the caller's. */
+hsn_raw_t *hsn_raw_adopt (int fd, size_t cap);
+
+/*  Send all len bytes of data (MSG_NOSIGNAL; retried on EINTR and partial
+ *  sends; blocks while the socket's buffer is full). Returns 0, or -errno
+ *  of the failing send (-EPIPE when the peer is gone). */
+int hsn_raw_send (hsn_raw_t *r, const void *data, size_t len);
+
+/*  hsn_raw_send of the string s (without its NUL). */
+int hsn_raw_say (hsn_raw_t *r, const char *s);
+
+/*  Wait up to timeout_ms (0: do not wait) for the socket to be readable,
+ *  then receive once, without blocking, what fits in the buffer. A receive
+ *  of 0 bytes (EOF) or a hard error (not EAGAIN/EINTR) sets eof. Does
+ *  nothing once eof is set or the buffer is full. */
+void hsn_raw_pump (hsn_raw_t *r, int timeout_ms);
+
+/*  Read until the count-th occurrence of needle (occurrences may overlap;
+ *  count < 1 counts as 1) is in the buffer: true; false when timeout_ms
+ *  passed, eof is set, or the buffer filled up first. Counts what was read
+ *  before the call too (hsn_raw_reset forgets it). */
+bool hsn_raw_wait_for (hsn_raw_t *r, const char *needle, int count, int timeout_ms);
+
+/*  Read until EOF (true; what came before it is in the buffer); false when
+ *  timeout_ms passed or the buffer filled up first. */
+bool hsn_raw_wait_eof (hsn_raw_t *r, int timeout_ms);
+
+/*  Forget what was read so far (len 0, empty string); eof is kept. */
+void hsn_raw_reset (hsn_raw_t *r);
+
+/*  Close the socket and free the client. NULL-safe (r_p and *r_p); sets
+ *  *r_p to NULL. */
+void hsn_raw_close (hsn_raw_t **r_p);
+
 #endif

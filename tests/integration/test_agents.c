@@ -13,15 +13,10 @@
 #include "hsn_test.h"
 #include "hsn_time.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 static hsn_stack_t *stack;
@@ -120,84 +115,16 @@ ack (const char *agent, const char *id)
 
 /* ---- raw clients --------------------------------------------------------- */
 
-typedef struct {
-    int fd;
-    char buf[65536];
-    size_t len;
-    bool eof;
-} raw_t;
-
 /*  Connect and send GET path; no wait for anything. */
-static raw_t *
+static hsn_raw_t *
 raw_get (const char *path)
 {
-    raw_t *r = (raw_t *) calloc (1, sizeof *r);
+    hsn_raw_t *r = hsn_raw_connect (stack->http_port, 65536);
     ck_assert_ptr_nonnull (r);
-    r->fd = socket (AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge (r->fd, 0);
-    struct sockaddr_in sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons ((uint16_t) stack->http_port);
-    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    ck_assert_int_eq (connect (r->fd, (struct sockaddr *) &sa, sizeof sa), 0);
     char req[512];
-    int n = snprintf (req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
-    ck_assert_int_eq (send (r->fd, req, (size_t) n, MSG_NOSIGNAL), n);
+    snprintf (req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    ck_assert_int_eq (hsn_raw_say (r, req), 0);
     return r;
-}
-
-static void
-raw_close (raw_t **r_p)
-{
-    if (*r_p) {
-        close ((*r_p)->fd);
-        free (*r_p);
-        *r_p = NULL;
-    }
-}
-
-/*  Read what is there, waiting up to timeout_ms for something. */
-static void
-raw_pump (raw_t *r, int timeout_ms)
-{
-    struct pollfd p = { r->fd, POLLIN, 0 };
-    if (r->eof || poll (&p, 1, timeout_ms) <= 0)
-        return;
-    ssize_t n = recv (r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len, MSG_DONTWAIT);
-    if (n > 0)
-        r->len += (size_t) n;
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-        r->eof = true;
-    r->buf[r->len] = 0;
-}
-
-/*  Read until needle appears (true) or timeout_ms pass / EOF (false). */
-static bool
-raw_wait_for (raw_t *r, const char *needle, int timeout_ms)
-{
-    int64_t deadline = hsn_now_ms () + timeout_ms;
-    while (!strstr (r->buf, needle)) {
-        int64_t left = deadline - hsn_now_ms ();
-        if (left <= 0 || r->eof || r->len + 1 >= sizeof r->buf)
-            return false;
-        raw_pump (r, (int) left);
-    }
-    return true;
-}
-
-/*  Read to EOF (a long-poll answer ends with the connection). */
-static bool
-raw_wait_eof (raw_t *r, int timeout_ms)
-{
-    int64_t deadline = hsn_now_ms () + timeout_ms;
-    while (!r->eof) {
-        int64_t left = deadline - hsn_now_ms ();
-        if (left <= 0)
-            return false;
-        raw_pump (r, (int) left);
-    }
-    return true;
 }
 
 /*  Does the gateway's log say a request was handed to the hub n times? */
@@ -299,14 +226,14 @@ START_TEST (long_poll_is_woken_by_a_send)
 {
     start ();
     wait_bus ();
-    raw_t *r = raw_get ("/api/agents/carol/messages?wait=5");
+    hsn_raw_t *r = raw_get ("/api/agents/carol/messages?wait=5");
     wait_handoffs (1);
     char id[64];
     send_msg ("carol", "{\"payload\":\"wake up\"}", id, sizeof id);
-    ck_assert (raw_wait_eof (r, 10000));
+    ck_assert (hsn_raw_wait_eof (r, 10000));
     ck_assert_msg (strstr (r->buf, "HTTP/1.1 200") && strstr (r->buf, id)
                    && strstr (r->buf, "\"payload\":\"wake up\""), "%s", r->buf);
-    raw_close (&r);
+    hsn_raw_close (&r);
 }
 END_TEST
 
@@ -354,8 +281,8 @@ START_TEST (stream_delivers_in_priority_order_and_acks_stop_redelivery)
     send_msg ("erin", "{\"payload\":\"l\",\"priority\":\"low\"}", low, sizeof low);
     send_msg ("erin", "{\"payload\":\"n\",\"priority\":\"normal\"}", normal, sizeof normal);
     send_msg ("erin", "{\"payload\":\"h\",\"priority\":\"high\"}", high, sizeof high);
-    raw_t *r = raw_get ("/api/agents/erin/stream");
-    ck_assert_msg (raw_wait_for (r, low, 10000), "%s", r->buf);
+    hsn_raw_t *r = raw_get ("/api/agents/erin/stream");
+    ck_assert_msg (hsn_raw_wait_for (r, low, 1, 10000), "%s", r->buf);
     ck_assert_msg (strstr (r->buf, "HTTP/1.1 200") && strstr (r->buf, "text/event-stream"),
                    "%s", r->buf);
     char got[3][64];
@@ -370,7 +297,7 @@ START_TEST (stream_delivers_in_priority_order_and_acks_stop_redelivery)
     ack ("erin", high);
     ack ("erin", low);
     size_t seen = r->len;
-    ck_assert_msg (raw_wait_for (r, "\"deliveries\":2", 15000), "%s", r->buf);
+    ck_assert_msg (hsn_raw_wait_for (r, "\"deliveries\":2", 1, 15000), "%s", r->buf);
     ck_assert_msg (strstr (r->buf + seen, normal), "%s", r->buf + seen);
     ck_assert (!strstr (r->buf + seen, high) && !strstr (r->buf + seen, low));
     ack ("erin", normal);
@@ -378,10 +305,10 @@ START_TEST (stream_delivers_in_priority_order_and_acks_stop_redelivery)
     seen = r->len;
     char later[64];
     send_msg ("erin", "{\"payload\":\"later\"}", later, sizeof later);
-    ck_assert_msg (raw_wait_for (r, later, 10000), "%s", r->buf);
+    ck_assert_msg (hsn_raw_wait_for (r, later, 1, 10000), "%s", r->buf);
     ck_assert (!strstr (r->buf + seen, high) && !strstr (r->buf + seen, low)
                && !strstr (r->buf + seen, normal));
-    raw_close (&r);
+    hsn_raw_close (&r);
 }
 END_TEST
 
@@ -391,7 +318,7 @@ START_TEST (a_thousand_waiting_clients_hold_no_threads)
     wait_bus ();
     int fds_before = gateway_fds ();
     enum { N = 1000 };
-    static raw_t *clients[N];
+    static hsn_raw_t *clients[N];
     char path[128];
     for (int i = 0; i < N; i++) {
         if (i % 2)
@@ -403,7 +330,8 @@ START_TEST (a_thousand_waiting_clients_hold_no_threads)
     /*  Every stream has its head (written by the hub), every long-poll is
      *  handed over: far more clients than the gateway's 16 threads. */
     for (int i = 1; i < N; i += 2)
-        ck_assert_msg (raw_wait_for (clients[i], "text/event-stream", 20000), "stream %d", i);
+        ck_assert_msg (hsn_raw_wait_for (clients[i], "text/event-stream", 1, 20000), "stream %d",
+                       i);
     wait_handoffs (N);
     int threads = gateway_threads ();
     ck_assert_msg (threads > 0 && threads < 64, "gateway threads: %d", threads);
@@ -413,13 +341,13 @@ START_TEST (a_thousand_waiting_clients_hold_no_threads)
     ck_assert_int_eq (call ("GET", "/api/agents?max=1", NULL, out, sizeof out), 200);
     char id[64];
     send_msg ("many-500", "{\"payload\":\"one of many\"}", id, sizeof id);
-    ck_assert (raw_wait_eof (clients[500], 10000));
+    ck_assert (hsn_raw_wait_eof (clients[500], 10000));
     ck_assert_msg (strstr (clients[500]->buf, id), "%s", clients[500]->buf);
     send_msg ("many-501", "{\"payload\":\"streamed\"}", id, sizeof id);
-    ck_assert_msg (raw_wait_for (clients[501], id, 10000), "%s", clients[501]->buf);
+    ck_assert_msg (hsn_raw_wait_for (clients[501], id, 1, 10000), "%s", clients[501]->buf);
     /*  They all leave: the hub closes every socket (no descriptor kept). */
     for (int i = 0; i < N; i++)
-        raw_close (&clients[i]);
+        hsn_raw_close (&clients[i]);
     int64_t deadline = hsn_now_ms () + 10000;
     while (gateway_fds () > fds_before + 8 && hsn_now_ms () < deadline)
         ck_assert_int_eq (call ("GET", "/api/agents?max=1", NULL, NULL, 0), 200);
@@ -438,19 +366,19 @@ START_TEST (streams_that_disconnect_leak_nothing)
     wait_bus ();
     int fds_before = gateway_fds ();
     for (int i = 0; i < 50; i++) {
-        raw_t *r = raw_get ("/api/agents/frank/stream");
+        hsn_raw_t *r = raw_get ("/api/agents/frank/stream");
         if (i % 2)
-            ck_assert (raw_wait_for (r, "text/event-stream", 10000));
-        raw_close (&r);
+            ck_assert (hsn_raw_wait_for (r, "text/event-stream", 1, 10000));
+        hsn_raw_close (&r);
     }
     /*  A message for nobody is not lost: the next client gets it, at once
      *  or, when it went to a client the hub had not yet seen leave, after
      *  the visibility timeout. */
     char id[64];
     send_msg ("frank", "{\"payload\":\"still here\"}", id, sizeof id);
-    raw_t *r = raw_get ("/api/agents/frank/stream");
-    ck_assert_msg (raw_wait_for (r, id, 20000), "%s", r->buf);
-    raw_close (&r);
+    hsn_raw_t *r = raw_get ("/api/agents/frank/stream");
+    ck_assert_msg (hsn_raw_wait_for (r, id, 1, 20000), "%s", r->buf);
+    hsn_raw_close (&r);
     int64_t deadline = hsn_now_ms () + 10000;
     while (gateway_fds () > fds_before + 8 && hsn_now_ms () < deadline)
         ck_assert_int_eq (call ("GET", "/api/agents?max=1", NULL, NULL, 0), 200);
@@ -465,10 +393,10 @@ START_TEST (the_hub_refuses_clients_beyond_its_bound)
     char *gw_env[] = { "GATEWAY_HUB_MAX=3", NULL };
     start_env (gw_env, NULL);
     wait_bus ();
-    raw_t *r[3];
+    hsn_raw_t *r[3];
     for (int i = 0; i < 3; i++) {
         r[i] = raw_get ("/api/agents/gina/stream");
-        ck_assert (raw_wait_for (r[i], "text/event-stream", 10000));
+        ck_assert (hsn_raw_wait_for (r[i], "text/event-stream", 1, 10000));
     }
     char out[512];
     long st = call ("GET", "/api/agents/gina/stream", NULL, out, sizeof out);
@@ -478,20 +406,20 @@ START_TEST (the_hub_refuses_clients_beyond_its_bound)
     send_msg ("hank", "{\"payload\":0}", id, sizeof id);
     st = call ("GET", "/api/agents/hank/messages?wait=5", NULL, out, sizeof out);
     ck_assert_msg (st == 200 && strstr (out, id), "%ld %s", st, out);
-    raw_close (&r[0]);
+    hsn_raw_close (&r[0]);
     /*  Room again once one leaves (the hub sees it go a moment later). */
     bool admitted = false;
     int64_t deadline = hsn_now_ms () + 10000;
     while (!admitted && hsn_now_ms () < deadline) {
-        raw_t *again = raw_get ("/api/agents/gina/stream");
-        admitted = raw_wait_for (again, "text/event-stream", 5000);
+        hsn_raw_t *again = raw_get ("/api/agents/gina/stream");
+        admitted = hsn_raw_wait_for (again, "text/event-stream", 1, 5000);
         ck_assert_msg (admitted || strstr (again->buf, "\"code\":\"overloaded\""), "%s",
                        again->buf);
-        raw_close (&again);
+        hsn_raw_close (&again);
     }
     ck_assert (admitted);
     for (int i = 1; i < 3; i++)
-        raw_close (&r[i]);
+        hsn_raw_close (&r[i]);
 }
 END_TEST
 
@@ -553,13 +481,13 @@ START_TEST (topics_and_broadcast_reach_their_agents)
     ck_assert_int_eq (call ("PUT", "/api/topics/news/subscribers/ivy", NULL, out, sizeof out), 200);
     ck_assert_int_eq (call ("PUT", "/api/topics/news/subscribers/jack", NULL, out, sizeof out), 200);
     /*  A stream of one subscriber gets the publication. */
-    raw_t *r = raw_get ("/api/agents/ivy/stream");
-    ck_assert (raw_wait_for (r, "text/event-stream", 10000));
+    hsn_raw_t *r = raw_get ("/api/agents/ivy/stream");
+    ck_assert (hsn_raw_wait_for (r, "text/event-stream", 1, 10000));
     long st = call ("POST", "/api/topics/news/messages", "{\"payload\":\"extra\"}", out, sizeof out);
     ck_assert_msg (st == 201 && strstr (out, "\"recipients\":2"), "%ld %s", st, out);
-    ck_assert_msg (raw_wait_for (r, "\"payload\":\"extra\"", 10000), "%s", r->buf);
+    ck_assert_msg (hsn_raw_wait_for (r, "\"payload\":\"extra\"", 1, 10000), "%s", r->buf);
     ck_assert (strstr (r->buf, "\"topic\":\"news\""));
-    raw_close (&r);
+    hsn_raw_close (&r);
     ck_assert_int_eq (call ("DELETE", "/api/topics/news/subscribers/jack", NULL, out, sizeof out),
                       200);
     st = call ("POST", "/api/agents/_broadcast/messages", "{\"payload\":\"all\"}", out, sizeof out);
@@ -577,18 +505,18 @@ START_TEST (without_the_front_long_polls_and_streams_still_work)
     char *gw_env[] = { "GATEWAY_FRONT=false", NULL };
     start_env (gw_env, NULL);
     wait_bus ();
-    raw_t *r = raw_get ("/api/agents/kim/messages?wait=5");
+    hsn_raw_t *r = raw_get ("/api/agents/kim/messages?wait=5");
     wait_handoffs (1);
     char id[64];
     send_msg ("kim", "{\"payload\":\"polled\"}", id, sizeof id);
-    ck_assert (raw_wait_eof (r, 10000));
+    ck_assert (hsn_raw_wait_eof (r, 10000));
     ck_assert_msg (strstr (r->buf, "HTTP/1.1 200") && strstr (r->buf, id), "%s", r->buf);
-    raw_close (&r);
+    hsn_raw_close (&r);
     r = raw_get ("/api/agents/kim/stream");
-    ck_assert (raw_wait_for (r, "text/event-stream", 10000));
+    ck_assert (hsn_raw_wait_for (r, "text/event-stream", 1, 10000));
     send_msg ("kim", "{\"payload\":\"streamed\"}", id, sizeof id);
-    ck_assert_msg (raw_wait_for (r, id, 10000), "%s", r->buf);
-    raw_close (&r);
+    ck_assert_msg (hsn_raw_wait_for (r, id, 1, 10000), "%s", r->buf);
+    hsn_raw_close (&r);
 }
 END_TEST
 
