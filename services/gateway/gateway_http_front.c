@@ -77,8 +77,9 @@ plain_path (const char *p)
 
 /*  The hot routes, answered in the loop: a near-cache hit, the OpenAPI
  *  document and the dashboard at once; a cache read, a named query read or
- *  an agent send by a call that does not block the loop (gateway_fast.h). Everything else, and whatever these cannot
- *  take now (no free backend slot), goes to civetweb. */
+ *  an agent send by a call that does not block the loop (gateway_fast.h).
+ *  Everything else, and whatever these cannot take now (no free backend
+ *  slot), goes to civetweb. */
 static gateway_front_rc_t
 front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
 {
@@ -113,8 +114,9 @@ front_serve (void *arg, void *tp, const gateway_front_req_t *fr)
     req.query = fr->query;
     req.body_in = fr->body;
     req.body_in_len = fr->body_len;
-    /*  Admitted once the front takes the request (a PASS below, when no
-     *  backend slot is free, is admitted again by civetweb). */
+    /*  Admitted here, once: a PASS below (no backend slot free) tells
+     *  civetweb so (X-Hsn-Admitted), and civetweb does not admit it again
+     *  (its answer then carries no RateLimit fields). */
     const char *client = gateway_http_bucket (self, &req, fr->peer);
     int route = gateway_http_route_class (r);
     gateway_front_rc_t rc = GATEWAY_FRONT_DONE;
