@@ -252,7 +252,8 @@ handoff (gw_thread_t *t, gateway_req_t *req, gateway_hub_kind_t kind, const char
                           (int) req->headers_len, req->headers);
         if (n <= 0 || (size_t) n >= sizeof head || mg_write (req->conn, head, (size_t) n) != n) {
             gateway_hub_unreserve (hub);
-            gateway_reply_error (req, 503, "unavailable", "the connection could not be handed over");
+            gateway_reply_error (req, 503, "unavailable",
+                                 "the connection could not be handed over");
             return;
         }
         gateway_http_handed_off (req);
