@@ -257,6 +257,19 @@ params_begin (size_t n)
     msgpack_pack_map (&pk, n);
 }
 
+/*  Params {name, qty} for the item queries; qty < 0 leaves qty out. */
+static QT_UNUSED void
+qt_item_params (const char *name, int64_t qty)
+{
+    params_begin (qty >= 0 ? 2 : 1);
+    pstr ("name");
+    pstr (name);
+    if (qty >= 0) {
+        pstr ("qty");
+        msgpack_pack_int64 (&pk, qty);
+    }
+}
+
 /*  n copies of one query.run (params in sb, or none) sent at once on a
  *  DEALER of our own over tcp, so they are in flight together; r[i] gets
  *  the reply to copy i. Fails unless all n answer within CALL_MS. */

@@ -99,23 +99,11 @@ teardown (void)
     }
 }
 
-static void
-item_params (const char *name, int64_t qty)
-{
-    params_begin (qty >= 0 ? 2 : 1);
-    pstr ("name");
-    pstr (name);
-    if (qty >= 0) {
-        pstr ("qty");
-        msgpack_pack_int64 (&pk, qty);
-    }
-}
-
 static bool
 get_item_cached (void *arg)
 {
     reply_t r;
-    item_params ((const char *) arg, -1);
+    qt_item_params ((const char *) arg, -1);
     ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
     bool cached = cached_of (&r);
     reply_close (&r);
@@ -127,13 +115,13 @@ get_item_cached (void *arg)
 START_TEST (repeat_is_served_from_cache_and_writes_invalidate)
 {
     reply_t r;
-    item_params ("w", 3);
+    qt_item_params ("w", 3);
     ck_assert_int_eq (run ("put_item", true, &r), HSN_STATUS_OK);
     ck_assert (!cached_of (&r));
     ck_assert (!hsn_env_has (&r.env, HSN_FIELD_TTL));        /* a write: not cacheable */
     reply_close (&r);
 
-    item_params ("w", -1);
+    qt_item_params ("w", -1);
     ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
     ck_assert (!cached_of (&r));                            /* the first: from PostgreSQL */
     uint64_t ttl;
@@ -142,7 +130,7 @@ START_TEST (repeat_is_served_from_cache_and_writes_invalidate)
     reply_close (&r);
     /*  The store is fire and forget: wait for it to land. */
     ck_assert_msg (hsn_wait_until (get_item_cached, "w", 5000), "never served from cache");
-    item_params ("w", -1);
+    qt_item_params ("w", -1);
     ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
     ck_assert (cached_of (&r));
     ck_assert_int_eq (hsn_env_uint (&r.env, HSN_FIELD_TTL, &ttl), 0);
@@ -158,10 +146,10 @@ START_TEST (repeat_is_served_from_cache_and_writes_invalidate)
 
     /*  A write that invalidates "items": the next read is fresh. The
      *  invalidation is done before the write answers. */
-    item_params ("w", 9);
+    qt_item_params ("w", 9);
     ck_assert_int_eq (run ("set_qty", true, &r), HSN_STATUS_OK);
     reply_close (&r);
-    item_params ("w", -1);
+    qt_item_params ("w", -1);
     ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
     ck_assert (!cached_of (&r));
     row = row0 (&r);
@@ -170,7 +158,7 @@ START_TEST (repeat_is_served_from_cache_and_writes_invalidate)
     ck_assert_uint_eq (counter_of ("query.cache.invalidate_errors"), 0);
 
     /*  Another key of the same query is its own entry. */
-    item_params ("other", -1);
+    qt_item_params ("other", -1);
     ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
     ck_assert (!cached_of (&r));
     ck_assert_uint_eq (count_of (&r), 0);
@@ -213,12 +201,12 @@ START_TEST (cache_down_reads_run_uncached_and_writes_report)
 {
     reply_t r;
     cache_stop ();
-    item_params ("d", 1);
+    qt_item_params ("d", 1);
     ck_assert_int_eq (run ("put_item", true, &r), HSN_STATUS_OK);  /* the write happened */
     reply_close (&r);
     ck_assert_uint_eq (counter_of ("query.cache.invalidate_errors"), 1);
     for (int i = 0; i < 2; i++) {
-        item_params ("d", -1);
+        qt_item_params ("d", -1);
         ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
         ck_assert (!cached_of (&r));
         hsn_mp_obj_t row = row0 (&r);

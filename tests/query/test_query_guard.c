@@ -76,24 +76,12 @@ int_param (const char *name, int64_t v)
     msgpack_pack_int64 (&pk, v);
 }
 
-static void
-item_params (const char *name, int64_t qty)
-{
-    params_begin (qty >= 0 ? 2 : 1);
-    pstr ("name");
-    pstr (name);
-    if (qty >= 0) {
-        pstr ("qty");
-        msgpack_pack_int64 (&pk, qty);
-    }
-}
-
 /*  get_item name answers OK with qty. */
 static void
 item_is (const char *name, int64_t qty)
 {
     reply_t r;
-    item_params (name, -1);
+    qt_item_params (name, -1);
     ck_assert_int_eq (run ("get_item", true, &r), HSN_STATUS_OK);
     hsn_mp_obj_t row = row0 (&r);
     ck_assert_int_eq (col_int (&row, "qty"), qty);
@@ -124,7 +112,7 @@ adhoc_n (const char *sql)
 START_TEST (adhoc_session_commands_are_refused)
 {
     reply_t r;
-    item_params ("a", 1);
+    qt_item_params ("a", 1);
     ck_assert_int_eq (run ("put_item", true, &r), HSN_STATUS_OK);
     reply_close (&r);
     for (int i = 0; i < 2; i++)
@@ -161,7 +149,7 @@ START_TEST (adhoc_session_commands_are_refused)
     ck_assert_int_eq (adhoc_n ("SELECT count(*) AS n FROM items"), 1);
     for (int i = 0; i < 2; i++)
         item_is ("a", 1);
-    item_params ("b", 2);
+    qt_item_params ("b", 2);
     ck_assert_int_eq (run ("put_item", true, &r), HSN_STATUS_OK);
     reply_close (&r);
     item_is ("b", 2);
@@ -183,7 +171,7 @@ START_TEST (a_connection_that_ran_adhoc_sql_prepares_again)
 {
     /*  One connection: it prepares get_item and put_item. */
     reply_t r;
-    item_params ("a", 1);
+    qt_item_params ("a", 1);
     ck_assert_int_eq (run ("put_item", true, &r), HSN_STATUS_OK);
     reply_close (&r);
     item_is ("a", 1);
